@@ -1,0 +1,112 @@
+"""Builds the ASGI app: routers, middleware, error handlers, OpenAPI, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import pkgutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+import chatbotx
+from chatbotx.kit import db
+from chatbotx.kit.errors import install_error_handlers
+from chatbotx.kit.jobs import broker
+from chatbotx.kit.limits import BodyLimitMiddleware
+from chatbotx.kit.security import AuthMiddleware
+from chatbotx.settings import Settings, get_settings
+
+API_PREFIXES = ("/api/v1/",)
+UPLOAD_PATHS = ("/api/v1/files",)
+
+
+def discover_routers() -> list[APIRouter]:
+    """The `router` of every domain package that has an `endpoints` module."""
+    routers: list[APIRouter] = []
+    for module in sorted(pkgutil.iter_modules(chatbotx.__path__), key=lambda m: m.name):
+        if not module.ispkg:
+            continue
+        try:
+            endpoints = importlib.import_module(f"chatbotx.{module.name}.endpoints")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"chatbotx.{module.name}.endpoints":
+                raise
+            continue
+        routers.extend(
+            r for name, r in vars(endpoints).items() if name.endswith("router") and isinstance(r, APIRouter)
+        )
+    return routers
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = db.get_database()
+        if not broker.is_worker_process:
+            await broker.startup()
+        try:
+            yield
+        finally:
+            await broker.shutdown()
+            await database.dispose()
+
+    app = FastAPI(
+        title="ChatbotX API",
+        version=chatbotx.__version__,
+        description="The ChatbotX workspace API: contacts, conversations, automation and channels.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in discover_routers():
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        try:
+            async with db.get_database().engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                servers=[{"url": "/", "description": "This server"}],
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/api/public-spec.json", include_in_schema=False)
+    async def public_spec() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    app.add_middleware(
+        AuthMiddleware, prefixes=API_PREFIXES, rate_limit_per_minute=settings.rate_limit_per_minute
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    return app

@@ -1,0 +1,260 @@
+"""`chatbotx server ...`: run and administer a ChatbotX server (talks to the database directly)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+T = TypeVar("T")
+FIRST_TOKEN_FILE = "first-token"
+
+
+def _settings(data_dir: str | None = None, database_url: str | None = None) -> Any:
+    from chatbotx.settings import get_settings
+
+    if data_dir:
+        os.environ["CHATBOTX_DATA_DIR"] = data_dir
+    if database_url:
+        os.environ["CHATBOTX_DATABASE_URL"] = database_url
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _run_with_session(fn: Callable[[Any], Awaitable[T]]) -> T:
+    from chatbotx.kit.db import Database, commit
+
+    async def runner() -> T:
+        from chatbotx.settings import get_settings
+
+        database = Database(get_settings())
+        try:
+            async with database.sessionmaker() as session:
+                result = await fn(session)
+                await commit(session)
+                return result
+        finally:
+            await database.dispose()
+
+    return asyncio.run(runner())
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def _print(data: Any, as_json: bool, human: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        human()
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    envvar="CHATBOTX_DATA_DIR",
+    type=click.Path(file_okay=False),
+    help="Data directory (SQLite, files).",
+)
+database_option = click.option(
+    "--database-url",
+    envvar="CHATBOTX_DATABASE_URL",
+    help="postgresql+asyncpg://... (default: SQLite in data dir).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+@click.group()
+def server() -> None:
+    """Run and administer a ChatbotX server."""
+
+
+@server.command()
+@data_dir_option
+@database_option
+def migrate(data_dir: str | None, database_url: str | None) -> None:
+    """Apply database migrations."""
+    settings = _settings(data_dir, database_url)
+    from chatbotx.kit.migrate import upgrade
+
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    click.echo(f"Database is up to date: {_redact(settings.effective_database_url)}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _workspace_json(workspace: Any) -> dict[str, Any]:
+    return {"id": str(workspace.id), "name": workspace.name, "createdAt": workspace.created_at.isoformat()}
+
+
+@server.command("create-workspace")
+@click.argument("name")
+@click.option(
+    "--owner-email", default="owner@localhost", show_default=True, help="Email of the owner member."
+)
+@data_dir_option
+@database_option
+@json_option
+def create_workspace(
+    name: str, owner_email: str, data_dir: str | None, database_url: str | None, as_json: bool
+) -> None:
+    """Create workspace NAME with its owner and a token with all scopes (shown once)."""
+    _settings(data_dir, database_url)
+    from chatbotx.workspaces import service
+
+    result = _run_with_session(lambda s: service.create_workspace(s, name, owner_email))
+    workspace, _member, token = result
+    data = {"workspace": _workspace_json(workspace), "token": token}
+    _print(data, as_json, lambda: click.echo(f"Workspace {workspace.name} ({workspace.id})\nToken: {token}"))
+
+
+@server.command("create-token")
+@click.option("--workspace", "workspace_id", required=True, help="Workspace id.")
+@click.option(
+    "--scopes", default="*", show_default=True, help="Comma-separated scopes, e.g. contacts.list,tags.edit."
+)
+@click.option("--name", default="", help="A label for the token.")
+@data_dir_option
+@database_option
+@json_option
+def create_token(
+    workspace_id: str, scopes: str, name: str, data_dir: str | None, database_url: str | None, as_json: bool
+) -> None:
+    """Create an API token for a workspace (shown once)."""
+    _settings(data_dir, database_url)
+    from chatbotx.kit.errors import ApiError
+    from chatbotx.kit.ids import parse_id
+    from chatbotx.workspaces import service
+
+    wid = parse_id(workspace_id)
+    if wid is None:
+        _fail("--workspace must be a workspace id", 2)
+    scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
+    try:
+        token, plain = _run_with_session(lambda s: service.create_token(s, wid or 0, scope_list, name=name))
+    except ApiError as exc:
+        _fail(exc.message)
+    data = {
+        "token": plain,
+        "id": str(token.id),
+        "workspaceId": str(token.workspace_id),
+        "scopes": token.scopes,
+    }
+    _print(data, as_json, lambda: click.echo(plain))
+
+
+@server.command("list-workspaces")
+@data_dir_option
+@database_option
+@json_option
+def list_workspaces(data_dir: str | None, database_url: str | None, as_json: bool) -> None:
+    """List the workspaces on this server."""
+    _settings(data_dir, database_url)
+    from chatbotx.workspaces import service
+
+    workspaces = _run_with_session(service.list_workspaces)
+    data = [_workspace_json(w) for w in workspaces]
+
+    def human() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("id", "name", "createdAt")
+        for row in data:
+            table.add_row(row["id"], row["name"], row["createdAt"])
+        Console().print(table)
+
+    _print(data, as_json, human)
+
+
+async def _bootstrap(session: Any, data_dir: Path) -> tuple[str | None, str | None]:
+    """On first start: a workspace, its owner and a token (kept in the data dir for `make run` to show)."""
+    from sqlalchemy import select
+
+    from chatbotx.kit.security import hash_token
+    from chatbotx.models import ApiToken, Workspace
+    from chatbotx.workspaces import service
+
+    token_file = data_dir / FIRST_TOKEN_FILE
+    if await session.scalar(select(Workspace.id).limit(1)) is None:
+        workspace, _member, token = await service.create_workspace(session, "My workspace")
+        data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (start-up, nothing else runs)
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+        return str(workspace.id), token
+    if token_file.exists():
+        token = token_file.read_text().strip()
+        row = await session.scalar(
+            select(ApiToken.workspace_id).where(
+                ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+            )
+        )
+        if row is not None:
+            return str(row), token
+    return None, None
+
+
+@server.command()
+@click.option("--host", envvar="CHATBOTX_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="CHATBOTX_PORT", default=8000, show_default=True, type=int)
+@data_dir_option
+@database_option
+@click.option(
+    "--no-worker", is_flag=True, help="Serve the API only; run jobs in `chatbotx server worker` processes."
+)
+@click.option("--workers", default=1, show_default=True, help="HTTP worker processes (scale-out mode only).")
+def start(
+    host: str, port: int, data_dir: str | None, database_url: str | None, no_worker: bool, workers: int
+) -> None:
+    """Apply migrations and start the server (SQLite in the data directory unless --database-url)."""
+    settings = _settings(data_dir, database_url)
+    from chatbotx.kit.migrate import upgrade
+
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if workers > 1:
+            _fail(
+                "--workers > 1 needs PostgreSQL and a broker (CHATBOTX_DATABASE_URL, CHATBOTX_BROKER_URL).", 2
+            )
+    upgrade(settings.effective_database_url)
+    workspace_id, token = _run_with_session(lambda s: _bootstrap(s, settings.data_dir))
+    url = f"http://{host}:{port}"
+    click.echo(f"ChatbotX {_version()} at {url}  (API docs: {url}/api/docs)")
+    click.echo(f"Database: {_redact(settings.effective_database_url)}")
+    click.echo(f"Data directory: {settings.data_dir.resolve()}")
+    if token:
+        click.echo(f"Workspace: {workspace_id}")
+        click.echo(f"API token: {token}")
+        click.echo(f"Try: curl -H 'Authorization: Bearer {token}' {url}/api/v1/contacts")
+    if no_worker:
+        os.environ["CHATBOTX_NO_WORKER"] = "1"
+    import uvicorn
+
+    uvicorn.run(
+        "chatbotx.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+def _version() -> str:
+    import chatbotx
+
+    return chatbotx.__version__

@@ -1,0 +1,1 @@
+"""Shared infrastructure: database, ids, errors, pagination, security, jobs."""

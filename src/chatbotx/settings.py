@@ -1,0 +1,60 @@
+"""Every setting of ChatbotX, read once from the environment (CHATBOTX_*)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHATBOTX_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="Where the embedded database and files live.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; empty means SQLite in the data directory. "
+        "PostgreSQL: postgresql+asyncpg://user@host:5432/db",
+    )
+    redis_url: str | None = None
+    broker_url: str | None = Field(
+        default=None, description="taskiq broker (redis://...); empty means in-process."
+    )
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str | None = Field(
+        default=None,
+        description="Key for encrypting credentials at rest; generated into the data dir if unset.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, description="Requests per minute per API token; 0 disables."
+    )
+    max_body_bytes: int = Field(default=1_048_576, description="Largest JSON body accepted.")
+    max_upload_bytes: int = Field(default=50 * 1_048_576, description="Largest file upload accepted.")
+    db_pool_size: int = 10
+    log_level: str = "info"
+    telegram_api_base: str = "https://api.telegram.org"
+    meta_graph_api_base: str = "https://graph.facebook.com"
+    instagram_api_base: str = "https://graph.instagram.com"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'chatbotx.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+@functools.lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Tags: labels put on contacts."""

@@ -1,0 +1,1 @@
+"""Workspaces: creation (with an owner and a first token), tokens, and the workspace endpoint."""
