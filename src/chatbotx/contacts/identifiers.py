@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.kit.errors import NotFound, invalid_field
@@ -38,7 +38,7 @@ def parse_identifier(raw: str) -> Identifier:
     raise invalid_field("identifier", "must be id:<id>, email:<address>, phone:<+E.164> or an id")
 
 
-def identifier_clause(identifier: Identifier):  # type: ignore[no-untyped-def]
+def identifier_clause(identifier: Identifier) -> ColumnElement[bool]:
     if identifier.kind == "id":
         return Contact.id == identifier.value
     if identifier.kind == "email":
