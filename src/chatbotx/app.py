@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import pkgutil
@@ -16,7 +17,7 @@ from sqlalchemy import text
 import chatbotx
 from chatbotx.kit import db
 from chatbotx.kit.errors import install_error_handlers
-from chatbotx.kit.jobs import broker
+from chatbotx.kit import jobs
 from chatbotx.kit.limits import BodyLimitMiddleware
 from chatbotx.kit.security import AuthMiddleware
 from chatbotx.settings import Settings, get_settings
@@ -49,12 +50,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = db.get_database()
-        if not broker.is_worker_process:
-            await broker.startup()
+        await jobs.broker.startup()
+        worker = None
+        if jobs.is_external() and not settings.no_worker:
+            worker = jobs.start_worker()
         try:
             yield
         finally:
-            await broker.shutdown()
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await jobs.broker.shutdown()
             await database.dispose()
 
     app = FastAPI(

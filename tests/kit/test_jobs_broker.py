@@ -1,0 +1,46 @@
+"""The job queue over a real Redis (Redis Streams): a job kicked after commit runs in a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+
+from chatbotx.kit import jobs
+
+REDIS_URL = os.environ.get("CHATBOTX_TEST_REDIS_URL")
+
+
+def test_in_memory_broker_is_the_default() -> None:
+    assert not jobs.is_external(jobs.make_broker(None))
+
+
+def test_unknown_broker_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="Unsupported"):
+        jobs.make_broker("kafka://nope")
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="CHATBOTX_TEST_REDIS_URL is not set")
+async def test_redis_stream_broker_runs_a_job_in_a_worker() -> None:
+    broker = jobs.make_broker(REDIS_URL, queue_name=f"chatbotx-test-{uuid.uuid4().hex}")
+    assert jobs.is_external(broker)
+    done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    @broker.task(task_name="test.echo")
+    async def echo(value: str) -> None:
+        if not done.done():
+            done.set_result(value)
+
+    await broker.startup()
+    worker = jobs.start_worker(broker)
+    try:
+        await echo.kiq("hello")
+        assert await asyncio.wait_for(done, timeout=10) == "hello"
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+        await broker.shutdown()
