@@ -15,9 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import chatbotx
-from chatbotx.kit import db
+from chatbotx.kit import db, jobs
 from chatbotx.kit.errors import install_error_handlers
-from chatbotx.kit import jobs
 from chatbotx.kit.limits import BodyLimitMiddleware
 from chatbotx.kit.security import AuthMiddleware
 from chatbotx.settings import Settings, get_settings
