@@ -1,0 +1,1 @@
+"""Tags on a contact: /api/v1/contacts/{identifier}/tags."""
