@@ -1,0 +1,1 @@
+"""Stored files: uploads kept on disk under the data directory, one folder per workspace."""
