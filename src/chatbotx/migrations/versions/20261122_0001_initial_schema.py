@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 13:56:15.636051
+Create Date: 2026-11-22 14:02:34.322462
 """
 
 from __future__ import annotations
@@ -664,12 +664,14 @@ def upgrade() -> None:
         sa.Column("inbox_id", sa.BigInteger(), nullable=True),
         sa.Column("channel", sa.String(length=32), nullable=True),
         sa.Column("mapping", sa.JSON(), nullable=False),
+        sa.Column("update_existing", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("total_rows", sa.BigInteger(), nullable=False),
         sa.Column("processed_rows", sa.BigInteger(), nullable=False),
         sa.Column("created_count", sa.BigInteger(), nullable=False),
         sa.Column("updated_count", sa.BigInteger(), nullable=False),
         sa.Column("failed_count", sa.BigInteger(), nullable=False),
+        sa.Column("skipped_count", sa.BigInteger(), nullable=False),
         sa.Column("failures", sa.JSON(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
