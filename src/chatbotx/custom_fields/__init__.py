@@ -1,0 +1,1 @@
+"""Custom fields: typed per-contact attributes defined by the workspace."""
