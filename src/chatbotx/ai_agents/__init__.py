@@ -1,0 +1,1 @@
+"""AI agents: model-backed replies used when no keyword or flow answers."""

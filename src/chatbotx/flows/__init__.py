@@ -1,0 +1,1 @@
+"""Flows: the automation graphs a contact is sent through."""

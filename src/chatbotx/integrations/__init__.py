@@ -1,0 +1,1 @@
+"""Integrations: connected third-party services (their credentials are never shown)."""

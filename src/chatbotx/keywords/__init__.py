@@ -1,0 +1,1 @@
+"""Keywords: automated replies matched against what a contact types."""

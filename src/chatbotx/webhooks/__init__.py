@@ -1,0 +1,1 @@
+"""Webhooks: outbound event subscriptions (their signing secrets are never shown)."""
