@@ -1,0 +1,1 @@
+"""Workspace members: people (users) with a role (owner, admin, agent) in a workspace."""
