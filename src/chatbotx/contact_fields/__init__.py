@@ -1,0 +1,1 @@
+"""Custom field values on a contact: /api/v1/contacts/{identifier}/custom-fields."""
