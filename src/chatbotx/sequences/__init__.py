@@ -1,0 +1,1 @@
+"""Sequences: timed series of flows a contact is enrolled in."""
