@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -46,12 +47,14 @@ async def test_list_and_get(tenant: Tenant) -> None:
 
 
 async def test_add_member(api: httpx.AsyncClient) -> None:
-    member = await _add(api, "Ann@Example.COM", "admin", name="Ann Lee")
+    # Users are shared by all workspaces (and tests): fresh addresses make these new users.
+    ann, bob = f"Ann-{uuid.uuid4().hex[:8]}", f"bob-{uuid.uuid4().hex[:8]}"
+    member = await _add(api, f"{ann}@Example.COM", "admin", name="Ann Lee")
     assert member["role"] == "admin"
-    assert member["user"]["email"] == "Ann@example.com" and member["user"]["name"] == "Ann Lee"
-    default_role = await _add(api, "bob@example.com")
-    assert default_role["role"] == "agent" and default_role["user"]["name"] == "bob"
-    again = await api.post(URL, json={"email": "ann@EXAMPLE.com"})
+    assert member["user"]["email"] == f"{ann}@example.com" and member["user"]["name"] == "Ann Lee"
+    default_role = await _add(api, f"{bob}@example.com")
+    assert default_role["role"] == "agent" and default_role["user"]["name"] == bob
+    again = await api.post(URL, json={"email": f"{ann.lower()}@EXAMPLE.com"})
     assert again.status_code == 409 and again.json()["code"] == "ALREADY_MEMBER"
     assert (await api.get(URL)).json()["pageCount"] == 1
     assert len((await api.get(URL)).json()["data"]) == 3

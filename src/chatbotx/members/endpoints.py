@@ -70,7 +70,7 @@ async def update_member(session: SessionDep, who: Editor, memberId: MemberId, bo
     **op(
         "removeMember",
         "Remove a workspace member",
-        "members remove",
+        "members delete",
         description="Remove a member: their team places and conversation assignments are dropped and "
         "their API tokens revoked. The last owner cannot be removed (400 LAST_OWNER).",
     ),

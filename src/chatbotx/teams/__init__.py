@@ -1,0 +1,1 @@
+"""Teams: named groups of members that conversations can be assigned to."""
