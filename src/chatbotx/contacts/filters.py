@@ -743,6 +743,30 @@ _FIELD_BUILDERS: dict[str, Callable[[int, _Cond, Mapping[int, str]], ColumnEleme
 }
 
 
+KEYWORD_COLUMNS = (
+    Contact.first_name,
+    Contact.last_name,
+    Contact.full_name,
+    Contact.email,
+    Contact.phone_number,
+)
+
+
+def keyword_clause(keyword: str) -> ColumnElement[bool]:
+    """Case-insensitive contains on first, last and full name, email and phone.
+
+    Written as lower(col) LIKE '%kw%' so PostgreSQL's trigram indexes on lower(col) (migration 0002) apply.
+    """
+    needle = keyword.strip().lower()
+    pattern = f"%{_like_escape(needle)}%"
+    clauses = [func.lower(column).like(pattern, escape="\\") for column in KEYWORD_COLUMNS]
+    # "+84 90-123" should find +8490123...: phones are stored as E.164 digits.
+    digits = "".join(ch for ch in needle if ch.isdigit())
+    if len(digits) >= 3 and digits != needle:
+        clauses.append(Contact.phone_number.like(f"%{digits}%"))
+    return or_(*clauses)
+
+
 def channels_clause(
     workspace_id: int, channels: Sequence[str] | None = None, inbox_ids: Sequence[int] | None = None
 ) -> ColumnElement[bool]:
@@ -773,5 +797,6 @@ __all__ = [
     "channels_clause",
     "contact_filter_clause",
     "custom_field_ids",
+    "keyword_clause",
     "parse_contact_filter",
 ]

@@ -1,0 +1,335 @@
+"""Contact logic: filtered lists, create/update/upsert (unique normalized email and phone), notes, block.
+
+Every query is scoped to the workspace; nothing here commits (the request does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatbotx.contacts import filters
+from chatbotx.contacts.identifiers import find_contact, parse_identifier, resolve_contact
+from chatbotx.contacts.schemas import ContactNoteCreate, _ContactFields
+from chatbotx.contacts.serialize import contacts_out, select_contact_rows
+from chatbotx.kit.db import utcnow
+from chatbotx.kit.errors import Conflict, NotFound, invalid_field
+from chatbotx.kit.fieldtypes import coerce_value
+from chatbotx.kit.ids import parse_id
+from chatbotx.kit.normalize import normalize_email, normalize_phone
+from chatbotx.kit.pagination import PageParams, parse_sort
+from chatbotx.models import Contact, ContactCustomField, ContactNote, CustomField
+
+FIND_BY_CUSTOM_FIELD_LIMIT = 100
+
+SORTABLE: dict[str, Any] = {
+    "id": Contact.id,
+    "createdAt": Contact.created_at,
+    "updatedAt": Contact.updated_at,
+    "firstName": Contact.first_name,
+    "lastName": Contact.last_name,
+    "fullName": Contact.full_name,
+    "email": Contact.email,
+    "phoneNumber": Contact.phone_number,
+    "country": Contact.country,
+    "locale": Contact.locale,
+    "subscribedAt": Contact.subscribed_at,
+    "broadcastSubscribedAt": Contact.broadcast_subscribed_at,
+    "blockedAt": Contact.blocked_at,
+    "lastReadAt": Contact.last_read_at,
+}
+DEFAULT_SORT = [Contact.created_at.desc(), Contact.id.desc()]
+
+# Plain columns a create/update body sets directly (schema attribute -> model attribute are the same).
+_PLAIN_FIELDS = (
+    "first_name",
+    "last_name",
+    "gender",
+    "avatar",
+    "locale",
+    "timezone",
+    "country",
+    "state",
+    "city",
+    "location",
+    "ref",
+    "source",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListQuery:
+    """The listContacts query parameters, already parsed."""
+
+    sort: str | None = None
+    keyword: str | None = None
+    contact_filter: Mapping[str, Any] | None = None
+    channels: Sequence[str] = ()
+    inbox_ids: Sequence[int] = ()
+
+
+# ------------------------------------------------------------------------------------------------ list
+
+
+async def custom_field_types(
+    session: AsyncSession, workspace_id: int, contact_filter: Mapping[str, Any] | None
+) -> dict[int, str]:
+    """Types of the custom fields a filter names (one query); an unknown one is a 422."""
+    ids = filters.custom_field_ids(contact_filter)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(CustomField.id, CustomField.type).where(
+            CustomField.workspace_id == workspace_id, CustomField.id.in_(ids)
+        )
+    )
+    types = {row.id: row.type for row in rows}
+    missing = sorted(ids - set(types))
+    if missing:
+        raise invalid_field(filters.PARAM, f"unknown custom field {missing[0]}")
+    return types
+
+
+async def where_clauses(
+    session: AsyncSession, workspace_id: int, query: ListQuery
+) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [Contact.workspace_id == workspace_id]
+    if query.keyword and query.keyword.strip():
+        clauses.append(filters.keyword_clause(query.keyword))
+    if query.contact_filter:
+        types = await custom_field_types(session, workspace_id, query.contact_filter)
+        clauses.append(
+            filters.contact_filter_clause(workspace_id, query.contact_filter, custom_field_types=types)
+        )
+    if query.channels or query.inbox_ids:
+        clauses.append(filters.channels_clause(workspace_id, query.channels, query.inbox_ids))
+    return clauses
+
+
+async def list_contacts(
+    session: AsyncSession, workspace_id: int, page: PageParams, query: ListQuery
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of full contacts and the page count, both under the same filters."""
+    order = parse_sort(query.sort, SORTABLE, DEFAULT_SORT)
+    if order is not DEFAULT_SORT:
+        # A stable order across pages: ties broken by id.
+        order = [*order, Contact.id.desc()]
+    clauses = await where_clauses(session, workspace_id, query)
+    total = await session.scalar(select(func.count()).select_from(Contact).where(*clauses))
+    if not total or page.offset >= total:
+        return [], page.page_count(total or 0)
+    stmt = select_contact_rows().where(*clauses).order_by(*order).limit(page.per_page).offset(page.offset)
+    rows = (await session.execute(stmt)).all()
+    return await contacts_out(session, rows), page.page_count(total)
+
+
+# ---------------------------------------------------------------------------------------------- single
+
+
+async def get(session: AsyncSession, workspace_id: int, identifier: str) -> dict[str, Any]:
+    contact = await resolve_contact(session, workspace_id, identifier)
+    return (await contacts_out(session, [contact]))[0]
+
+
+async def out(session: AsyncSession, contact: Contact) -> dict[str, Any]:
+    return (await contacts_out(session, [contact]))[0]
+
+
+def _full_name(first: str | None, last: str | None) -> str | None:
+    return " ".join(part for part in (first, last) if part) or None
+
+
+def _changes(data: _ContactFields) -> dict[str, Any]:
+    """The model values a body sets (only the fields it sent), normalized; "" clears like null."""
+    sent = data.model_fields_set
+    values: dict[str, Any] = {}
+    for name in _PLAIN_FIELDS:
+        if name in sent:
+            values[name] = getattr(data, name) or None
+    if "email" in sent:
+        values["email"] = normalize_email(data.email, field="email") if data.email else None
+    if "phone_number" in sent:
+        values["phone_number"] = (
+            normalize_phone(data.phone_number, field="phoneNumber") if data.phone_number else None
+        )
+    for name in ("email_opt_in", "email_verified"):
+        if name in sent:
+            value = getattr(data, name)
+            if value is None:
+                raise invalid_field(_camel(name), "must be true or false")
+            values[name] = value
+    now = utcnow()
+    if "subscribed" in sent:
+        values["subscribed_at"] = now if data.subscribed else None
+    if "subscribed_to_broadcast" in sent:
+        values["broadcast_subscribed_at"] = now if data.subscribed_to_broadcast else None
+    return values
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+async def _ensure_unique(
+    session: AsyncSession, workspace_id: int, values: Mapping[str, Any], except_id: int | None = None
+) -> None:
+    """409 DUPLICATE_CONTACT when another contact of the workspace has this email or phone."""
+    for attr, field in (("email", "email"), ("phone_number", "phoneNumber")):
+        value = values.get(attr)
+        if not value:
+            continue
+        column = getattr(Contact, attr)
+        stmt = select(Contact.id).where(Contact.workspace_id == workspace_id, column == value)
+        if except_id is not None:
+            stmt = stmt.where(Contact.id != except_id)
+        existing = await session.scalar(stmt.limit(1))
+        if existing is not None:
+            raise Conflict(
+                f"A contact with this {field} already exists.",
+                code="DUPLICATE_CONTACT",
+                field=field,
+                contactId=str(existing),
+            )
+
+
+def _apply(contact: Contact, values: Mapping[str, Any]) -> None:
+    for name, value in values.items():
+        # Setting an unchanged value would still bump updatedAt; skip it.
+        if getattr(contact, name) != value:
+            setattr(contact, name, value)
+    full_name = _full_name(contact.first_name, contact.last_name)
+    if contact.full_name != full_name:
+        contact.full_name = full_name
+
+
+async def create(
+    session: AsyncSession, workspace_id: int, data: _ContactFields, extra: Mapping[str, Any] | None = None
+) -> Contact:
+    values = {**_changes(data), **(extra or {})}
+    now = utcnow()
+    values.setdefault("subscribed_at", now)
+    values.setdefault("broadcast_subscribed_at", now)
+    values.setdefault("source", "api")
+    await _ensure_unique(session, workspace_id, values)
+    contact = Contact(workspace_id=workspace_id)
+    _apply(contact, values)
+    session.add(contact)
+    await session.flush()
+    return contact
+
+
+async def update(session: AsyncSession, workspace_id: int, identifier: str, data: _ContactFields) -> Contact:
+    contact = await resolve_contact(session, workspace_id, identifier)
+    return await _update(session, workspace_id, contact, data)
+
+
+async def _update(
+    session: AsyncSession, workspace_id: int, contact: Contact, data: _ContactFields
+) -> Contact:
+    values = _changes(data)
+    await _ensure_unique(session, workspace_id, values, except_id=contact.id)
+    _apply(contact, values)
+    await session.flush()
+    return contact
+
+
+async def upsert(
+    session: AsyncSession, workspace_id: int, identifier: str, data: _ContactFields
+) -> tuple[Contact, bool]:
+    """Update the contact named by `identifier`, or create it with that email/phone; (contact, created)."""
+    parsed = parse_identifier(identifier)
+    contact = await find_contact(session, workspace_id, parsed)
+    if contact is not None:
+        return await _update(session, workspace_id, contact, data), False
+    if parsed.kind == "id":
+        raise NotFound(f"Contact {identifier!r} not found.", resource="contact")
+    attr, field = ("email", "email") if parsed.kind == "email" else ("phone_number", "phoneNumber")
+    sent = _changes(data).get(attr)
+    if sent is not None and sent != parsed.value:
+        raise invalid_field(field, f"differs from the identifier's {field}; leave it out or make them equal")
+    return await create(session, workspace_id, data, {attr: parsed.value}), True
+
+
+async def delete(session: AsyncSession, workspace_id: int, identifier: str) -> None:
+    contact = await resolve_contact(session, workspace_id, identifier)
+    await session.delete(contact)
+    await session.flush()
+
+
+async def set_blocked(session: AsyncSession, workspace_id: int, identifier: str, blocked: bool) -> None:
+    contact = await resolve_contact(session, workspace_id, identifier)
+    if blocked and contact.blocked_at is None:
+        contact.blocked_at = utcnow()
+    elif not blocked and contact.blocked_at is not None:
+        contact.blocked_at = None
+    await session.flush()
+
+
+async def find_by_custom_field(
+    session: AsyncSession, workspace_id: int, custom_field_id: str, value: str
+) -> list[dict[str, Any]]:
+    """Contacts whose custom field equals `value` read in the field's type (at most 100, oldest first)."""
+    field_id = parse_id(custom_field_id)
+    field = None
+    if field_id is not None:
+        field = await session.scalar(
+            select(CustomField).where(CustomField.id == field_id, CustomField.workspace_id == workspace_id)
+        )
+    if field is None:
+        raise NotFound(f"Custom field {custom_field_id!r} not found.", resource="customField")
+    stored = coerce_value(field.type, value, field="value")
+    ccf = ContactCustomField.__table__.c
+    stmt = (
+        select_contact_rows()
+        .join(
+            ContactCustomField.__table__,
+            and_(ccf.contact_id == Contact.id, ccf.custom_field_id == field.id),
+        )
+        .where(Contact.workspace_id == workspace_id, ccf.value == stored)
+        .order_by(Contact.id)
+        .limit(FIND_BY_CUSTOM_FIELD_LIMIT)
+    )
+    rows = (await session.execute(stmt)).all()
+    return await contacts_out(session, rows)
+
+
+# ----------------------------------------------------------------------------------------------- notes
+
+
+async def list_notes(session: AsyncSession, workspace_id: int, identifier: str) -> Sequence[ContactNote]:
+    contact = await resolve_contact(session, workspace_id, identifier)
+    stmt = (
+        select(ContactNote)
+        .where(ContactNote.contact_id == contact.id)
+        .order_by(ContactNote.created_at.desc(), ContactNote.id.desc())
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def create_note(
+    session: AsyncSession, workspace_id: int, identifier: str, data: ContactNoteCreate, member_id: int | None
+) -> ContactNote:
+    contact = await resolve_contact(session, workspace_id, identifier)
+    note = ContactNote(contact_id=contact.id, text=data.text, created_by_id=member_id)
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def delete_note(session: AsyncSession, workspace_id: int, identifier: str, note_id: str) -> None:
+    contact = await resolve_contact(session, workspace_id, identifier)
+    parsed = parse_id(note_id)
+    note = None
+    if parsed is not None:
+        note = await session.scalar(
+            select(ContactNote).where(ContactNote.id == parsed, ContactNote.contact_id == contact.id)
+        )
+    if note is None:
+        raise NotFound("Note not found.", resource="contactNote")
+    await session.delete(note)
+    await session.flush()
