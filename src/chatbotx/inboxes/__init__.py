@@ -1,0 +1,1 @@
+"""Inboxes, exposed as "channels": connected messaging channels, with their credentials encrypted at rest."""
