@@ -1,0 +1,1 @@
+"""Conversations: the read side of the agent inbox (filters, keyset paging)."""
