@@ -1,0 +1,1 @@
+"""Saved replies: canned answers agents insert by typing their shortcut."""
