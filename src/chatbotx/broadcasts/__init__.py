@@ -1,0 +1,1 @@
+"""Broadcasts: one message or flow sent to an audience of contacts."""
