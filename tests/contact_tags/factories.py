@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select
+
 from chatbotx.kit import db
 from chatbotx.models import (
     Contact,
@@ -15,6 +17,7 @@ from chatbotx.models import (
     Inbox,
     Keyword,
     Message,
+    StoredFile,
     Tag,
 )
 
@@ -98,3 +101,22 @@ async def make_keyword(workspace_id: str | int, **values: Any) -> Keyword:
     keyword = Keyword(workspace_id=int(workspace_id), name=values.pop("name", "kw"), **values)
     await _add(keyword)
     return keyword
+
+
+async def make_file(workspace_id: str | int, filename: str = "photo.jpg") -> StoredFile:
+    stored = StoredFile(
+        workspace_id=int(workspace_id),
+        filename=filename,
+        content_type="image/jpeg",
+        size=1234,
+        sha256="0" * 64,
+        path=f"files/{filename}",
+    )
+    await _add(stored)
+    return stored
+
+
+async def rows(model: type[Any], *where: Any) -> list[Any]:
+    """The rows of `model` matching `where`, read in a fresh session."""
+    async with db.get_database().sessionmaker() as session:
+        return list((await session.execute(select(model).where(*where))).scalars())

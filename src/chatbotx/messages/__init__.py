@@ -1,0 +1,1 @@
+"""A contact's messages, and sending to a contact (message, flow, keyword auto-reply)."""
