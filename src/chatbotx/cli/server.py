@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -45,7 +45,7 @@ def _run_with_session(fn: Callable[[Any], Awaitable[T]]) -> T:
     return asyncio.run(runner())
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
@@ -178,6 +178,172 @@ def list_workspaces(data_dir: str | None, database_url: str | None, as_json: boo
         Console().print(table)
 
     _print(data, as_json, human)
+
+
+ROLE_CHOICE = click.Choice(["owner", "admin", "agent"])
+workspace_option = click.option("--workspace", "workspace_id", required=True, help="Workspace id.")
+
+
+def _parse_id(raw: str, what: str) -> int:
+    from chatbotx.kit.ids import parse_id
+
+    value = parse_id(raw)
+    if value is None:
+        _fail(f"{what} must be an id, got {raw!r}", 2)
+    return value
+
+
+def _admin(workspace_id: str, action: Callable[[Any, int], Awaitable[T]]) -> T:
+    """Run `action(session, workspace_id)` in one transaction after checking the workspace exists."""
+    from chatbotx.kit.errors import ApiError
+    from chatbotx.workspaces import service as workspaces
+
+    wid = _parse_id(workspace_id, "--workspace")
+
+    async def run(session: Any) -> T:
+        await workspaces.get(session, wid)
+        return await action(session, wid)
+
+    try:
+        return _run_with_session(run)
+    except ApiError as exc:
+        _fail(exc.message)
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    return dict(model.model_dump(mode="json", by_alias=True))
+
+
+def _member_line(member: dict[str, Any]) -> str:
+    user = member["user"]
+    return f"{member['id']}  {member['role']:<6} {user['name']} <{user['email']}>"
+
+
+@server.command("add-member")
+@workspace_option
+@click.argument("email")
+@click.option("--role", type=ROLE_CHOICE, default="agent", show_default=True)
+@click.option("--name", default=None, help="Display name (for a person new to this server).")
+@data_dir_option
+@database_option
+@json_option
+def add_member(
+    workspace_id: str,
+    email: str,
+    role: str,
+    name: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Add the person with EMAIL to a workspace (creating their user if needed)."""
+    _settings(data_dir, database_url)
+    from chatbotx.members import service
+
+    member = _dump(_admin(workspace_id, lambda s, wid: service.add(s, wid, email, name=name, role=role)))
+    _print(member, as_json, lambda: click.echo(f"Added {_member_line(member)}"))
+
+
+@server.command("list-members")
+@workspace_option
+@data_dir_option
+@database_option
+@json_option
+def list_members(workspace_id: str, data_dir: str | None, database_url: str | None, as_json: bool) -> None:
+    """List the members of a workspace."""
+    _settings(data_dir, database_url)
+    from chatbotx.kit.pagination import MAX_PER_PAGE, PageParams
+    from chatbotx.members import service
+
+    async def all_members(session: Any, wid: int) -> list[Any]:
+        members, page, page_count = [], 1, 1
+        while page <= page_count:
+            batch, page_count = await service.list_members(session, wid, PageParams(page, MAX_PER_PAGE))
+            members.extend(batch)
+            page += 1
+        return members
+
+    data = [_dump(m) for m in _admin(workspace_id, all_members)]
+
+    def human() -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("id", "role", "name", "email")
+        for m in data:
+            table.add_row(m["id"], m["role"], m["user"]["name"], m["user"]["email"])
+        Console().print(table)
+
+    _print(data, as_json, human)
+
+
+@server.command("set-role")
+@workspace_option
+@click.argument("member_id")
+@click.argument("role", type=ROLE_CHOICE)
+@data_dir_option
+@database_option
+@json_option
+def set_role(
+    workspace_id: str,
+    member_id: str,
+    role: str,
+    data_dir: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Give member MEMBER_ID the role ROLE (owner, admin or agent)."""
+    _settings(data_dir, database_url)
+    from chatbotx.members import service
+
+    mid = _parse_id(member_id, "MEMBER_ID")
+    member = _dump(_admin(workspace_id, lambda s, wid: service.set_role(s, wid, mid, role)))
+    _print(member, as_json, lambda: click.echo(f"Updated {_member_line(member)}"))
+
+
+@server.command("remove-member")
+@workspace_option
+@click.argument("member_id")
+@data_dir_option
+@database_option
+def remove_member(workspace_id: str, member_id: str, data_dir: str | None, database_url: str | None) -> None:
+    """Remove member MEMBER_ID from a workspace (their API tokens are revoked)."""
+    _settings(data_dir, database_url)
+    from chatbotx.members import service
+
+    mid = _parse_id(member_id, "MEMBER_ID")
+    _admin(workspace_id, lambda s, wid: service.remove(s, wid, mid))
+    click.echo(f"Removed member {mid}")
+
+
+@server.command("create-team")
+@workspace_option
+@click.argument("name")
+@click.option("--description", default=None, help="What the team does.")
+@data_dir_option
+@database_option
+@json_option
+def create_team(
+    workspace_id: str,
+    name: str,
+    description: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Create team NAME in a workspace."""
+    _settings(data_dir, database_url)
+    from pydantic import ValidationError
+
+    from chatbotx.teams import service
+    from chatbotx.teams.schemas import TeamCreate
+
+    try:
+        body = TeamCreate(name=name, description=description)
+    except ValidationError as exc:
+        _fail(f"invalid team: {exc.errors()[0]['msg']}", 2)
+    team = _dump(_admin(workspace_id, lambda s, wid: service.create(s, wid, body)))
+    _print(team, as_json, lambda: click.echo(f"Team {team['name']} ({team['id']})"))
 
 
 async def _bootstrap(session: Any, data_dir: Path) -> tuple[str | None, str | None]:
