@@ -1,0 +1,1 @@
+"""Contact imports from uploaded CSV files, run as background jobs in resumable batches."""

@@ -1,0 +1,301 @@
+"""Contact imports: starting a job (one per file), reading its progress, and running it in batches.
+
+A job streams its CSV and imports it batch by batch; each batch's writes and the job's progress commit in one
+transaction, so a job that stops (crash, restart) resumes after its last committed batch and never imports a
+row twice. `run_import(job_id)` runs a job to the end in the calling coroutine (the task and the benchmark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatbotx.files import service as files
+from chatbotx.imports import writer
+from chatbotx.imports.csvfile import (
+    CsvError,
+    CsvFormat,
+    count_records,
+    detect_format,
+    iter_records,
+    read_header,
+)
+from chatbotx.imports.mapping import ColumnPlan, FieldDef, plan_columns
+from chatbotx.imports.rows import ContactRow, Failure, check_record
+from chatbotx.imports.schemas import ContactImportCreate
+from chatbotx.kit.db import commit, get_database, utcnow
+from chatbotx.kit.errors import ApiError, InvalidData, NotFound, invalid_field
+from chatbotx.kit.jobs import kick_after_commit
+from chatbotx.kit.pagination import PageParams, paginate
+from chatbotx.models import CustomField, ImportJob, Inbox, StoredFile
+
+log = logging.getLogger("chatbotx.imports")
+BATCH_SIZE = 1000
+MAX_FAILURES = 1000
+JOB = cast(Table, ImportJob.__table__)
+
+
+# --- starting a job
+
+
+async def load_fields(session: AsyncSession, workspace_id: int) -> dict[str, FieldDef]:
+    stmt = select(CustomField.id, CustomField.name, CustomField.type).where(
+        CustomField.workspace_id == workspace_id
+    )
+    return {f.name: FieldDef(f.id, f.name, f.type) for f in await session.execute(stmt)}
+
+
+async def resolve_inbox(
+    session: AsyncSession, workspace_id: int, inbox_id: int | None, channel: str | None
+) -> Inbox | None:
+    """The inbox the contacts go on: `inbox_id` (its channel must be `channel` if given), or the workspace's
+    only inbox of `channel`; none for "omnichannel" or when neither is given."""
+    base = select(Inbox).where(Inbox.workspace_id == workspace_id)
+    if inbox_id is not None:
+        inbox = await session.scalar(base.where(Inbox.id == inbox_id))
+        if inbox is None:
+            raise NotFound("Inbox not found.", resource="inbox")
+        if channel is not None and channel != inbox.channel:
+            raise invalid_field("channel", f"the inbox is a {inbox.channel} inbox, not {channel}")
+        return inbox
+    if channel is None or channel == "omnichannel":
+        return None
+    inboxes = (await session.execute(base.where(Inbox.channel == channel).limit(2))).scalars().all()
+    if not inboxes:
+        raise invalid_field("channel", f"the workspace has no {channel} inbox")
+    if len(inboxes) > 1:
+        raise invalid_field("inboxId", f"the workspace has several {channel} inboxes: say which one")
+    return inboxes[0]
+
+
+def _read_plan(
+    path: Path, mapping: dict[str, str | None] | None, fields: dict[str, FieldDef]
+) -> list[ColumnPlan]:
+    try:
+        header = read_header(path, detect_format(path))
+    except (CsvError, UnicodeDecodeError) as exc:
+        raise invalid_field("fileId", f"the file is not a CSV with a header row: {exc}") from None
+    return plan_columns(header, mapping, fields)
+
+
+async def job_for_file(session: AsyncSession, workspace_id: int, file_id: int) -> ImportJob | None:
+    return await session.scalar(
+        select(ImportJob).where(ImportJob.workspace_id == workspace_id, ImportJob.file_id == file_id)
+    )
+
+
+async def create_import(
+    session: AsyncSession, workspace_id: int, data: ContactImportCreate
+) -> tuple[ImportJob, bool]:
+    """(the job, True) for a new job, queued after commit; (the existing job, False) if the file has one."""
+    stored = await files.get(session, workspace_id, data.file_id)
+    existing = await job_for_file(session, workspace_id, stored.id)
+    if existing is not None:
+        return existing, False
+    inbox = await resolve_inbox(session, workspace_id, data.inbox_id, data.channel)
+    fields = await load_fields(session, workspace_id)
+    plans = await asyncio.to_thread(_read_plan, files.disk_path(stored), data.mapping, fields)
+    addressed = writer.PHONE_CHANNELS | writer.EMAIL_CHANNELS
+    if inbox is not None and inbox.channel not in addressed and all(p.target != "sourceId" for p in plans):
+        raise invalid_field(
+            "mapping",
+            f"a {inbox.channel} inbox needs a sourceId column (the channel's id for each contact)",
+        )
+    job = ImportJob(
+        workspace_id=workspace_id,
+        file_id=stored.id,
+        inbox_id=inbox.id if inbox else None,
+        channel=inbox.channel if inbox else data.channel,
+        mapping=data.mapping or {},
+        update_existing=data.update_existing,
+        failures=[],
+    )
+    try:
+        async with session.begin_nested():
+            session.add(job)
+    except IntegrityError:  # the same file, imported by a concurrent request
+        raced = await job_for_file(session, workspace_id, stored.id)
+        if raced is None:
+            raise
+        return raced, False
+    from chatbotx.imports.tasks import import_contacts_task
+
+    kick_after_commit(session, import_contacts_task, job.id)
+    return job, True
+
+
+async def get(session: AsyncSession, workspace_id: int, job_id: int | None) -> ImportJob:
+    job = None
+    if job_id is not None:
+        job = await session.scalar(
+            select(ImportJob).where(ImportJob.id == job_id, ImportJob.workspace_id == workspace_id)
+        )
+    if job is None:
+        raise NotFound("Import not found.", resource="import")
+    return job
+
+
+async def list_imports(
+    session: AsyncSession, workspace_id: int, params: PageParams
+) -> tuple[list[ImportJob], int]:
+    stmt = select(ImportJob).where(ImportJob.workspace_id == workspace_id).order_by(ImportJob.id.desc())
+    return await paginate(session, stmt, params)
+
+
+# --- running a job
+
+
+def checked_batches(
+    path: Path, fmt: CsvFormat, plans: Sequence[ColumnPlan], skip: int, size: int
+) -> Generator[tuple[int, list[ContactRow], list[Failure]], None, None]:
+    """(records, checked rows, failures) per `size` data records, after the first `skip` records."""
+    count = 0
+    rows: list[ContactRow] = []
+    failures: list[Failure] = []
+    for index, (line, record) in enumerate(iter_records(path, fmt)):
+        if index < skip:
+            continue
+        checked = check_record(line, record, plans)
+        if isinstance(checked, ContactRow):
+            rows.append(checked)
+        else:
+            failures.extend(checked)
+        count += 1
+        if count == size:
+            yield count, rows, failures
+            count, rows, failures = 0, [], []
+    if count:
+        yield count, rows, failures
+
+
+class _Stop(Exception):
+    """The job is not ours to run any more (finished, failed, or advanced by another runner)."""
+
+
+async def _prepare(job_id: int) -> tuple[ImportJob, Path, CsvFormat, list[ColumnPlan], writer.Target] | None:
+    """Load what the run needs and mark the job running; None when there is nothing to run."""
+    async with get_database().sessionmaker() as session:
+        job = await session.get(ImportJob, job_id)
+        if job is None or job.status in ("finished", "failed"):
+            return None
+        stored = await session.get(StoredFile, job.file_id)
+        if stored is None:
+            raise InvalidData("The import's file was deleted.")
+        inbox = await session.get(Inbox, job.inbox_id) if job.inbox_id is not None else None
+        fields = await load_fields(session, job.workspace_id)
+        path = files.disk_path(stored)
+        fmt, plans, total = await asyncio.to_thread(_scan, path, job.mapping or None, fields, job.total_rows)
+        job.status = "running"
+        job.total_rows = total
+        await commit(session)
+        target = writer.Target(
+            job.workspace_id,
+            job.update_existing,
+            inbox.id if inbox else None,
+            inbox.channel if inbox else None,
+        )
+        return job, path, fmt, plans, target
+
+
+def _scan(
+    path: Path, mapping: dict[str, Any] | None, fields: dict[str, FieldDef], known_total: int
+) -> tuple[CsvFormat, list[ColumnPlan], int]:
+    try:
+        fmt = detect_format(path)
+        plans = plan_columns(read_header(path, fmt), mapping, fields)
+        total = known_total or count_records(path, fmt)
+    except (CsvError, UnicodeDecodeError) as exc:
+        raise InvalidData(f"The file is not a CSV with a header row: {exc}") from None
+    return fmt, plans, total
+
+
+async def _commit_batch(
+    job: ImportJob, target: writer.Target, count: int, rows: list[ContactRow], failures: list[Failure]
+) -> writer.BatchResult:
+    """One transaction: the batch's writes and the job's progress, guarded so that it applies once."""
+    async with get_database().sessionmaker() as session:
+        result = await writer.import_batch(session, target, rows) if rows else writer.BatchResult()
+        result.failures = sorted(failures + result.failures, key=lambda f: f.row)
+        room = MAX_FAILURES - len(job.failures)
+        if room > 0 and result.failures:
+            job.failures = job.failures + [f.as_dict() for f in result.failures[:room]]
+        progress = {
+            "processed_rows": job.processed_rows + count,
+            "created_count": job.created_count + result.created,
+            "updated_count": job.updated_count + result.updated,
+            "skipped_count": job.skipped_count + result.skipped,
+            "failed_count": job.failed_count + result.failed_rows,
+        }
+        applied = await session.execute(
+            update(JOB)
+            .where(JOB.c.id == job.id, JOB.c.processed_rows == job.processed_rows, JOB.c.status == "running")
+            .values(**progress, failures=job.failures, updated_at=utcnow())
+        )
+        if applied.rowcount != 1:  # type: ignore[attr-defined]
+            await session.rollback()
+            raise _Stop()
+        await commit(session)
+    for key, value in progress.items():
+        setattr(job, key, value)
+    return result
+
+
+async def _finish(job_id: int, **values: Any) -> None:
+    async with get_database().sessionmaker() as session:
+        await session.execute(
+            update(JOB)
+            .where(JOB.c.id == job_id, JOB.c.status.in_(("queued", "running")))
+            .values(**values, finished_at=utcnow(), updated_at=utcnow())
+        )
+        await commit(session)
+
+
+async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
+    """Run (or resume) the job to its end. `max_batches` stops early, as a crash would (for tests)."""
+    try:
+        prepared = await _prepare(job_id)
+    except ApiError as exc:
+        await _finish(job_id, status="failed", error=exc.message)
+        return
+    if prepared is None:
+        return
+    job, path, fmt, plans, target = prepared
+    batches = checked_batches(path, fmt, plans, job.processed_rows, BATCH_SIZE)
+    done = 0
+    # The next batch is read and checked in a thread while this one is written.
+    ahead: asyncio.Future[Any] = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    try:
+        while (batch := await ahead) is not None:
+            if max_batches is not None and done >= max_batches:
+                return
+            ahead = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+            await _commit_batch(job, target, *batch)
+            done += 1
+        await _finish(job_id, status="finished", total_rows=job.processed_rows)
+    except _Stop:
+        return
+    except (CsvError, UnicodeDecodeError) as exc:
+        await _finish(job_id, status="failed", error=f"The file could not be read: {exc}")
+    except Exception as exc:
+        log.exception("contact import %s failed", job_id)
+        await _finish(job_id, status="failed", error=f"Internal error: {type(exc).__name__}")
+    finally:
+        # Never leave the reader thread running; the exception that got us here still propagates.
+        with contextlib.suppress(BaseException):
+            await ahead
+        with contextlib.suppress(ValueError):
+            batches.close()
+
+
+async def pending_job_ids(session: AsyncSession) -> list[int]:
+    """Jobs queued or interrupted (e.g. by a restart): kick `contacts.import` for each to resume them."""
+    stmt = select(ImportJob.id).where(ImportJob.status.in_(("queued", "running"))).order_by(ImportJob.id)
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,341 @@
+"""Writing one batch of checked rows: set-based lookups, then bulk INSERT/UPDATE (Core executemany).
+
+Nothing here commits: the caller commits the batch together with the job's progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import String, Table, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatbotx.imports.rows import ContactRow, Failure
+from chatbotx.kit.db import utcnow
+from chatbotx.kit.ids import new_id
+from chatbotx.models import Contact, ContactCustomField, ContactInbox, ContactTag, Tag
+
+CONTACT = cast(Table, Contact.__table__)
+# Columns an import can set; an empty cell never clears one.
+UPDATABLE = (
+    "email",
+    "phone_number",
+    "first_name",
+    "last_name",
+    "full_name",
+    "gender",
+    "locale",
+    "timezone",
+    "country",
+    "state",
+    "city",
+    "ref",
+    "source",
+)
+# Channels whose contacts are addressed by their phone number or email address.
+PHONE_CHANNELS = frozenset({"whatsapp"})
+EMAIL_CHANNELS = frozenset({"smtp", "email"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Target:
+    """Where a job imports to."""
+
+    workspace_id: int
+    update_existing: bool = True
+    inbox_id: int | None = None
+    inbox_channel: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class Pending:
+    """One contact the batch creates or updates, with everything its rows bring."""
+
+    id: int
+    is_new: bool
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
+    tags: list[str] = dataclasses.field(default_factory=list)
+    fields: dict[int, str] = dataclasses.field(default_factory=dict)
+    source_ids: list[str] = dataclasses.field(default_factory=list)
+    old_first: str | None = None
+    old_last: str | None = None
+    names_given: bool = False
+    full_given: bool = False
+
+    def merge(self, row: ContactRow, source_id: str | None) -> None:
+        self.values.update(row.values)
+        self.tags.extend(t for t in row.tags if t not in self.tags)
+        self.fields.update(row.fields)
+        if source_id is not None and source_id not in self.source_ids:
+            self.source_ids.append(source_id)
+        self.names_given = self.names_given or row.names_given
+        self.full_given = self.full_given or "full_name" in row.values
+
+    def full_name(self) -> str | None:
+        """The explicit full name, else first + last when a name changed (None: leave it as it is)."""
+        if self.full_given:
+            return self.values["full_name"]
+        if not self.names_given:
+            return None
+        first = self.values.get("first_name", self.old_first)
+        last = self.values.get("last_name", self.old_last)
+        return " ".join(p for p in (first, last) if p) or None
+
+
+@dataclasses.dataclass(slots=True)
+class BatchResult:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failures: list[Failure] = dataclasses.field(default_factory=list)
+
+    @property
+    def failed_rows(self) -> int:
+        return len({f.row for f in self.failures})
+
+
+def source_id_for(row: ContactRow, channel: str | None) -> str | Failure:
+    """The channel's id for the contact of `row` on the import's inbox."""
+    if row.source_id:
+        return row.source_id
+    if channel in PHONE_CHANNELS:
+        if row.phone:
+            return row.phone.lstrip("+")  # WhatsApp's wa_id: the E.164 digits
+        return Failure(row.line, None, f"a {channel} inbox needs the contact's phone number")
+    if channel in EMAIL_CHANNELS:
+        if row.email:
+            return row.email
+        return Failure(row.line, None, f"an {channel} inbox needs the contact's email address")
+    return Failure(
+        row.line, None, f"a {channel} inbox needs the contact's sourceId (the channel's id for them)"
+    )
+
+
+def _insert(session: AsyncSession) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+class Matcher:
+    """Finds the contact a row belongs to: by email, then phone, then the inbox's source id.
+
+    Seeded from the database for the whole batch, then kept up to date as rows are taken, so the same
+    email twice in one file is one contact.
+    """
+
+    def __init__(self) -> None:
+        self.by_email: dict[str, int] = {}
+        self.by_phone: dict[str, int] = {}
+        self.by_source: dict[str, int] = {}
+        self.names: dict[int, tuple[str | None, str | None]] = {}
+
+    def find(self, row: ContactRow, source_id: str | None) -> int | None:
+        found = None
+        if row.email:
+            found = self.by_email.get(row.email)
+        if found is None and row.phone:
+            found = self.by_phone.get(row.phone)
+        if found is None and source_id is not None:
+            found = self.by_source.get(source_id)
+        return found
+
+    def remember(self, contact_id: int, row: ContactRow, source_id: str | None) -> None:
+        if row.email:
+            self.by_email.setdefault(row.email, contact_id)
+        if row.phone:
+            self.by_phone.setdefault(row.phone, contact_id)
+        if source_id is not None:
+            self.by_source.setdefault(source_id, contact_id)
+
+
+async def load_matcher(
+    session: AsyncSession, target: Target, rows: Sequence[ContactRow], source_ids: Iterable[str]
+) -> Matcher:
+    """Three indexed IN queries for the whole batch (no per-row lookups)."""
+    matcher = Matcher()
+    emails = {r.email for r in rows if r.email}
+    phones = {r.phone for r in rows if r.phone}
+    columns = (Contact.id, Contact.email, Contact.phone_number, Contact.first_name, Contact.last_name)
+    base = select(*columns).where(Contact.workspace_id == target.workspace_id).order_by(Contact.id)
+    if emails:
+        for c in await session.execute(base.where(Contact.email.in_(emails))):
+            matcher.by_email.setdefault(c.email, c.id)
+            matcher.names[c.id] = (c.first_name, c.last_name)
+    if phones:
+        for c in await session.execute(base.where(Contact.phone_number.in_(phones))):
+            matcher.by_phone.setdefault(c.phone_number, c.id)
+            matcher.names[c.id] = (c.first_name, c.last_name)
+    wanted = set(source_ids)
+    if target.inbox_id is not None and wanted:
+        stmt = (
+            select(ContactInbox.source_id, *columns)
+            .join(Contact, Contact.id == ContactInbox.contact_id)
+            .where(ContactInbox.inbox_id == target.inbox_id, ContactInbox.source_id.in_(wanted))
+        )
+        for s in await session.execute(stmt):
+            matcher.by_source[s.source_id] = s.id
+            matcher.names[s.id] = (s.first_name, s.last_name)
+    return matcher
+
+
+def plan_batch(
+    target: Target, rows: Sequence[ContactRow], matcher: Matcher
+) -> tuple[dict[int, Pending], BatchResult]:
+    """Decide, row by row, which contact each row creates or updates (pure once the matcher is loaded)."""
+    result = BatchResult()
+    pending: dict[int, Pending] = {}
+    for row in rows:
+        source_id: str | None = None
+        if target.inbox_id is not None:
+            derived = source_id_for(row, target.inbox_channel)
+            if isinstance(derived, Failure):
+                result.failures.append(derived)
+                continue
+            source_id = derived
+        contact_id = matcher.find(row, source_id)
+        if source_id is not None:
+            owner = matcher.by_source.get(source_id)
+            if owner is not None and contact_id is not None and owner != contact_id:
+                result.failures.append(
+                    Failure(
+                        row.line, None, f"source id {source_id!r} belongs to another contact on the inbox"
+                    )
+                )
+                continue
+        if contact_id is None:
+            contact_id = new_id()
+            pending[contact_id] = Pending(contact_id, is_new=True)
+            result.created += 1
+        elif not target.update_existing:
+            result.skipped += 1
+            continue
+        else:
+            if contact_id not in pending:
+                first, last = matcher.names.get(contact_id, (None, None))
+                pending[contact_id] = Pending(contact_id, is_new=False, old_first=first, old_last=last)
+            result.updated += 1
+        pending[contact_id].merge(row, source_id)
+        matcher.remember(contact_id, row, source_id)
+    return pending, result
+
+
+async def ensure_tags(
+    session: AsyncSession, workspace_id: int, names: Iterable[str], now: dt.datetime
+) -> dict[str, int]:
+    """Tag ids by name, creating the missing tags (and reviving soft-deleted ones)."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    stmt = select(Tag.id, Tag.name, Tag.deleted_at).where(
+        Tag.workspace_id == workspace_id, Tag.name.in_(wanted)
+    )
+    found = {t.name: t for t in await session.execute(stmt)}
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        rows = [
+            {"id": new_id(), "workspace_id": workspace_id, "name": n, "created_at": now, "updated_at": now}
+            for n in missing
+        ]
+        # DO NOTHING: a tag created concurrently under the same name is simply used.
+        await session.execute(_insert(session)(Tag.__table__).on_conflict_do_nothing(), rows)
+        found = {t.name: t for t in await session.execute(stmt)}
+    revived = [t.id for t in found.values() if t.deleted_at is not None]
+    if revived:
+        await session.execute(update(Tag).where(Tag.id.in_(revived)).values(deleted_at=None, updated_at=now))
+    return {name: t.id for name, t in found.items()}
+
+
+def _update_statement() -> Any:
+    values: dict[str, Any] = {
+        column: func.coalesce(bindparam(f"p_{column}", type_=String), CONTACT.c[column])
+        for column in UPDATABLE
+    }
+    values["updated_at"] = bindparam("p_updated_at", type_=Contact.updated_at.type)
+    return update(CONTACT).where(CONTACT.c.id == bindparam("p_id")).values(values)
+
+
+async def write_batch(session: AsyncSession, target: Target, pending: dict[int, Pending]) -> None:
+    """All writes of a batch: contacts, tags, custom field values, contact inboxes."""
+    now = utcnow()
+    insert = _insert(session)
+    new_rows: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    for p in pending.values():
+        full_name = p.full_name()
+        if p.is_new:
+            row: dict[str, Any] = {c: p.values.get(c) for c in UPDATABLE}
+            row.update(
+                id=p.id, workspace_id=target.workspace_id, full_name=full_name, created_at=now, updated_at=now
+            )
+            new_rows.append(row)
+        else:
+            change: dict[str, Any] = {f"p_{c}": p.values.get(c) for c in UPDATABLE}
+            change.update(p_id=p.id, p_full_name=full_name, p_updated_at=now)
+            changes.append(change)
+    if new_rows:
+        await session.execute(CONTACT.insert(), new_rows)
+    if changes:
+        await session.execute(_update_statement(), changes)
+
+    tag_ids = await ensure_tags(
+        session, target.workspace_id, (t for p in pending.values() for t in p.tags), now
+    )
+    contact_tags = [
+        {"contact_id": p.id, "tag_id": tag_ids[t], "created_at": now}
+        for p in pending.values()
+        for t in p.tags
+    ]
+    if contact_tags:
+        await session.execute(insert(ContactTag.__table__).on_conflict_do_nothing(), contact_tags)
+
+    field_values = [
+        {
+            "id": new_id(),
+            "contact_id": p.id,
+            "custom_field_id": field_id,
+            "value": value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in pending.values()
+        for field_id, value in p.fields.items()
+    ]
+    if field_values:
+        stmt = insert(ContactCustomField.__table__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["contact_id", "custom_field_id"],
+            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+        )
+        await session.execute(stmt, field_values)
+
+    if target.inbox_id is not None:
+        inboxes = [
+            {
+                "id": new_id(),
+                "contact_id": p.id,
+                "inbox_id": target.inbox_id,
+                "source_id": s,
+                "created_at": now,
+            }
+            for p in pending.values()
+            for s in p.source_ids
+        ]
+        if inboxes:
+            stmt = insert(ContactInbox.__table__).on_conflict_do_nothing(
+                index_elements=["inbox_id", "source_id"]
+            )
+            await session.execute(stmt, inboxes)
+
+
+async def import_batch(session: AsyncSession, target: Target, rows: Sequence[ContactRow]) -> BatchResult:
+    """Match, plan and write one batch of checked rows; returns its counts and row failures."""
+    source_ids: list[str] = []
+    if target.inbox_id is not None:
+        source_ids = [s for r in rows if isinstance(s := source_id_for(r, target.inbox_channel), str)]
+    matcher = await load_matcher(session, target, rows, source_ids)
+    pending, result = plan_batch(target, rows, matcher)
+    await write_batch(session, target, pending)
+    return result
