@@ -5,8 +5,10 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from chatbotx.kit import db
+from chatbotx.models import Contact, Conversation
 from chatbotx.workspaces import service as workspaces
 from tests.conftest import Tenant
 
@@ -145,3 +147,25 @@ async def test_scopes(tenant: Tenant) -> None:
     assert (await tenant.client.get(URL, headers=headers)).status_code == 200
     refused = await tenant.client.post(URL, json={"email": "x@example.com"}, headers=headers)
     assert refused.status_code == 403
+
+
+async def test_removed_member_is_unassigned_from_conversations(tenant: Tenant) -> None:
+    api = tenant.client
+    agent = await _add(api, f"assignee-{uuid.uuid4().hex[:8]}@example.com")
+    async with db.get_database().sessionmaker() as session:
+        contact = Contact(workspace_id=int(tenant.workspace_id))
+        session.add(contact)
+        await session.flush()
+        conversation = Conversation(
+            workspace_id=int(tenant.workspace_id),
+            contact_id=contact.id,
+            assigned_user_id=int(agent["userId"]),
+        )
+        session.add(conversation)
+        await db.commit(session)
+    assert (await api.delete(f"{URL}/{agent['id']}")).status_code == 204
+    async with db.get_database().sessionmaker() as session:
+        assigned = await session.scalar(
+            select(Conversation.assigned_user_id).where(Conversation.id == conversation.id)
+        )
+    assert assigned is None
