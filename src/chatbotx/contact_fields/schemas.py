@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from chatbotx.kit.schemas import IdIn, IdStr, InputSchema, Schema
 
@@ -26,14 +26,9 @@ class ContactCustomFieldValue(Schema):
 
 
 class ContactCustomFieldSet(InputSchema):
-    value: FieldValue = Field(description="The new value, checked against the field's type")
-
-    @field_validator("value")
-    @classmethod
-    def _not_null(cls, value: FieldValue) -> FieldValue:
-        if value is None:
-            raise ValueError("must not be null; DELETE the custom field to clear it")
-        return value
+    value: str | int | float | bool = Field(
+        description="The new value, checked against the field's type (DELETE the field to clear it)"
+    )
 
 
 class FieldAssignment(InputSchema):

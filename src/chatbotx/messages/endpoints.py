@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from chatbotx.contacts.identifiers import resolve_contact
 from chatbotx.kit.db import SessionDep
+from chatbotx.kit.errors import ERROR_RESPONSES, ErrorBody
 from chatbotx.kit.pagination import MAX_PAGE, MAX_PER_PAGE, CursorPage
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
@@ -17,6 +18,11 @@ from chatbotx.messages.schemas import AutoReplyTrigger, FlowSend, Message, Messa
 router = APIRouter(prefix="/api/v1/contacts/{identifier}", tags=["Contacts"])
 Reader = Annotated[Principal, Depends(require("messages.list"))]
 Sender = Annotated[Principal, Depends(require("messages.edit"))]
+# Sending can meet business rules: CONTACT_BLOCKED, NO_INBOX.
+SEND_RESPONSES = {
+    **ERROR_RESPONSES,
+    400: {"model": ErrorBody, "description": "The contact is blocked, or no inbox to send on"},
+}
 Identifier = Annotated[
     str, Path(description="id:<id>, email:<address>, phone:<+E.164> or a bare id", max_length=400)
 ]
@@ -67,6 +73,7 @@ async def get_contact_message(
         "contacts message send",
         description="Queue text and/or files (file ids or URLs) for the contact, or send a flow "
         "(flowId, optionally from nodeId). The message is stored as queued and delivered by the worker.",
+        responses=SEND_RESPONSES,
     ),
 )
 async def send_message(session: SessionDep, who: Sender, identifier: Identifier, body: MessageSend) -> None:
@@ -78,7 +85,7 @@ async def send_message(session: SessionDep, who: Sender, identifier: Identifier,
     "/flows",
     status_code=204,
     response_class=Response,
-    **op("sendContactFlow", "Send flow to contact", "contacts flow add"),
+    **op("sendContactFlow", "Send flow to contact", "contacts flow add", responses=SEND_RESPONSES),
 )
 async def send_contact_flow(session: SessionDep, who: Sender, identifier: Identifier, body: FlowSend) -> None:
     contact = await resolve_contact(session, who.workspace_id, identifier)
@@ -95,6 +102,7 @@ async def send_contact_flow(session: SessionDep, who: Sender, identifier: Identi
         "contacts auto-replies add",
         description="Match `keyword` against the workspace's active keywords and queue the best one's reply "
         "(a message or a flow). No match is a 404 KEYWORD_NOT_FOUND.",
+        responses=SEND_RESPONSES,
     ),
 )
 async def trigger_auto_reply(

@@ -48,15 +48,14 @@ def _file_ref(value: Any) -> Any:
 
 
 FileRef = Annotated[str, BeforeValidator(_file_ref), Field(min_length=1, max_length=2000)]
+FileRefs = Annotated[list[FileRef], Field(max_length=MAX_FILES)]
 
 
 class MessageSend(InputSchema):
     text: str | None = Field(default=None, min_length=1, max_length=LONG_TEXT_MAX, description="Message text")
-    files: Annotated[
-        list[FileRef] | None,
-        BeforeValidator(_as_list),
-        Field(default=None, max_length=MAX_FILES, description="Up to 10 file ids (uploaded files) or URLs"),
-    ]
+    files: Annotated[FileRefs | None, BeforeValidator(_as_list)] = Field(
+        default=None, description="Up to 10 file ids (uploaded files) or URLs"
+    )
     flow_id: IdIn | None = Field(default=None, description="Send this flow instead of text or files")
     node_id: str | None = Field(
         default=None, min_length=1, max_length=100, description="Start the flow at this node"
