@@ -316,6 +316,7 @@ async def test_bad_filters_are_422(api: httpx.AsyncClient) -> None:
         {"channel": "fax"},
         {"assignedId": "me"},
         {"tags": "1,x"},
+        {"tags": ",".join(str(n) for n in range(1, 102))},
         {"botEnabled": "maybe"},
         {"contactFilter": "{nope"},
         {"contactFilter": '{"conditions":[{"field":"shoeSize","operator":"eq","value":1}]}'},

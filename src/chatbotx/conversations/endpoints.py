@@ -13,9 +13,11 @@ from chatbotx.kit.db import SessionDep
 from chatbotx.kit.pagination import MAX_PAGE, MAX_PER_PAGE, CursorPage
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
-from chatbotx.lists.params import query_id, query_ids
+from chatbotx.lists.params import query_id, query_ids, reject_nul_bytes
 
-router = APIRouter(prefix="/api/v1/conversations", tags=["Conversations"])
+router = APIRouter(
+    prefix="/api/v1/conversations", tags=["Conversations"], dependencies=[Depends(reject_nul_bytes)]
+)
 Reader = Annotated[Principal, Depends(require("conversations.list"))]
 Channel = Literal[
     "omnichannel", "webchat", "messenger", "whatsapp", "zalo", "smtp", "telegram", "instagram", "tiktok"
@@ -55,7 +57,8 @@ async def list_conversations(
     ] = None,
     botEnabled: Annotated[bool | None, Query(description="Bot on (true) or off (false)")] = None,
     tags: Annotated[
-        list[str] | None, Query(description="The contact has any of these tag ids (repeat or comma-separate)")
+        list[str] | None,
+        Query(description="The contact has any of these tag ids (repeat or comma-separate; at most 100)"),
     ] = None,
     contactFilter: Annotated[
         str | None, Query(max_length=20000, description="URL-encoded JSON contactFilter over the contact")

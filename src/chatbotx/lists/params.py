@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import ColumnElement, func, or_
 
 from chatbotx.kit.errors import invalid_field
@@ -20,19 +21,34 @@ def query_id(value: str | None, field: str) -> int | None:
     return parsed
 
 
-def query_ids(values: list[str] | None, field: str) -> list[int]:
+def query_ids(values: list[str] | None, field: str, max_items: int = 100) -> list[int]:
     """Ids from a repeated and/or comma-separated query parameter (`tags=1&tags=2` or `tags=1,2`)."""
-    ids: list[int] = []
+    ids: set[int] = set()
     for value in values or []:
         for part in value.split(","):
-            if part.strip():
-                parsed = query_id(part.strip(), field)
-                assert parsed is not None
-                ids.append(parsed)
-    return ids
+            parsed = query_id(part.strip(), field)
+            if parsed is not None:
+                ids.add(parsed)
+    if len(ids) > max_items:
+        raise invalid_field(field, f"at most {max_items} ids")
+    return sorted(ids)
 
 
 def contains_any(keyword: str, *columns: Any) -> ColumnElement[bool]:
     """Case-insensitive substring match on any of `columns`; LIKE wildcards in `keyword` are literal."""
     needle = keyword.strip().lower()
     return or_(*(func.lower(column).contains(needle, autoescape=True) for column in columns))
+
+
+def reject_nul_bytes(request: Request) -> None:
+    """A router dependency: a NUL byte in the path or query is a 422 (PostgreSQL text cannot hold one)."""
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if isinstance(value, str) and "\x00" in value:
+            raise invalid_field(name, "must not contain NUL bytes")
+
+
+def no_nul(value: str | None) -> str | None:
+    """A validator for body strings stored in text columns."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    return value
