@@ -1,0 +1,190 @@
+"""The pure parts of an import: reading the CSV, planning columns, checking rows (no server, no database)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chatbotx.imports.csvfile import (
+    CsvError,
+    count_records,
+    detect_format,
+    iter_records,
+    read_header,
+    sniff_delimiter,
+)
+from chatbotx.imports.mapping import ColumnPlan, FieldDef, plan_columns, plan_from_headers, squash
+from chatbotx.imports.rows import ContactRow, Failure, check_record, fast_email, split_tags
+from chatbotx.kit.errors import ApiError, InvalidData
+from chatbotx.kit.normalize import normalize_email
+
+FIELDS = {"Plan": FieldDef(1, "Plan", "shortText"), "seats": FieldDef(2, "seats", "number")}
+
+
+def write(tmp_path: Path, content: bytes) -> Path:
+    path = tmp_path / "f.csv"
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding", "delimiter"),
+    [
+        (b"a,b\n1,2\n", "utf-8", ","),
+        (b"\xef\xbb\xbfa;b\n1;2\n", "utf-8-sig", ";"),
+        ("a\tb\nZoë\t2\n".encode("latin-1"), "latin-1", "\t"),
+        ("a,b\nÅ,2\n".encode("utf-16"), "utf-16", ","),
+        (b"\n\n  \nname\nx\n", "utf-8", ","),
+    ],
+)
+def test_format_detection(tmp_path: Path, content: bytes, encoding: str, delimiter: str) -> None:
+    fmt = detect_format(write(tmp_path, content))
+    assert (fmt.encoding, fmt.delimiter) == (encoding, delimiter)
+
+
+def test_records_carry_their_starting_line(tmp_path: Path) -> None:
+    path = write(tmp_path, b'h1,h2\n\na,"multi\nline"\n , \nb,c\n')
+    fmt = detect_format(path)
+    assert read_header(path, fmt) == ["h1", "h2"]
+    assert list(iter_records(path, fmt)) == [(3, ["a", "multi\nline"]), (6, ["b", "c"])]
+    assert count_records(path, fmt) == 2
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(CsvError):
+        detect_format(write(tmp_path, b"\n \n"))
+
+
+def test_sniffing_prefers_the_commonest_delimiter() -> None:
+    assert sniff_delimiter("a;b;c,d") == ";"
+    assert sniff_delimiter("single") == ","
+
+
+def test_header_recognition() -> None:
+    header = ["First Name", "last_name", "E-mail", "Phone", "phone", "Plan", "customField:seats", "Unknown"]
+    plans = plan_from_headers(header, FIELDS)
+    assert [(p.index, p.target) for p in plans] == [
+        (0, "firstName"),
+        (1, "lastName"),
+        (2, "email"),
+        (3, "phoneNumber"),  # the second phone column is ignored: the first wins
+        (5, "customField:Plan"),
+        (6, "customField:seats"),
+    ]
+    assert squash("E-Mail Address") == "emailaddress"
+
+
+def test_mapping_is_case_insensitive_on_columns_and_targets() -> None:
+    plans = plan_columns(["Mail", "Cost Plan"], {"mail": "EMAIL", "cost plan": "customfield:plan"}, FIELDS)
+    assert [(p.index, p.target, p.field) for p in plans] == [
+        (0, "email", None),
+        (1, "customField:Plan", FIELDS["Plan"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {"x": "email"},
+        {"Mail": "nope"},
+        {"Mail": "email", "Other": "email"},
+        {"Mail": None},
+        {"Mail": "customField:x"},
+    ],
+)
+def test_bad_mappings(mapping: dict[str, str | None]) -> None:
+    with pytest.raises(InvalidData):
+        plan_columns(["Mail", "Other"], mapping, FIELDS)
+
+
+PLANS = [
+    ColumnPlan(0, "email", "email"),
+    ColumnPlan(1, "phone", "phoneNumber"),
+    ColumnPlan(2, "name", "fullName"),
+    ColumnPlan(3, "tags", "tags"),
+    ColumnPlan(4, "seats", "customField:seats", FIELDS["seats"]),
+    ColumnPlan(5, "gender", "gender"),
+    ColumnPlan(6, "tz", "timezone"),
+]
+
+
+def test_a_good_row() -> None:
+    row = check_record(
+        2, ["A@Example.COM", "+44 20 7946 0958", " Jo  Ann Lee ", "a; b,a", "1.50", "M", "UTC"], PLANS
+    )
+    assert isinstance(row, ContactRow)
+    assert row.values == {
+        "email": "A@example.com",
+        "phone_number": "+442079460958",
+        "full_name": "Jo Ann Lee",
+        "first_name": "Jo",
+        "last_name": "Ann Lee",
+        "gender": "male",
+        "timezone": "UTC",
+    }
+    assert row.tags == ["a", "b"] and row.fields == {2: "1.5"}
+
+
+def test_every_bad_cell_is_reported() -> None:
+    failures = check_record(7, ["x", "12", "", "t" * 101, "many", "robot", "Mars/Base"], PLANS)
+    assert isinstance(failures, list)
+    assert [f.column for f in failures] == ["email", "phone", "tags", "seats", "gender", "tz"]
+    assert all(isinstance(f, Failure) and f.row == 7 and f.reason for f in failures)
+
+
+def test_short_records_and_empty_rows() -> None:
+    assert check_record(3, ["a@example.com"], PLANS).values == {"email": "a@example.com"}  # type: ignore[union-attr]
+    assert check_record(4, ["", " "], PLANS) == [
+        Failure(4, None, "the row has no value in any imported column")
+    ]
+
+
+def test_split_tags() -> None:
+    assert split_tags(" vip ;new,, vip;") == ["vip", "new"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "Jo.Ann+tag@Mail.Example.COM",
+        "a@b.co",
+        "x@localhost",
+        "x@host.local",
+        "x@a.test",
+        "x@xn--80ak6aa92e.com",
+        "x@ab--cd.com",
+        "a..b@x.com",
+        ".a@x.com",
+        "a@-x.com",
+        "a@x.123",
+        "é@example.com",
+        "a@" + "b" * 64 + ".com",
+        "a" * 65 + "@x.com",
+    ],
+)
+def test_fast_email_agrees_with_email_validator(address: str) -> None:
+    assert _outcome(fast_email, address) == _outcome(normalize_email, address)
+
+
+_LOCAL = st.text(alphabet="abcXYZ019.+-_'!#", min_size=1, max_size=70)
+_LABEL = st.text(alphabet="abcXYZ0-9", min_size=1, max_size=66)
+_TLD = st.sampled_from(
+    ["com", "ORG", "io", "c0m", "x", "test", "local", "example", "12", "xn--p1ai", "museum"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(local=_LOCAL, labels=st.lists(_LABEL, min_size=0, max_size=3), tld=_TLD)
+def test_fast_email_agrees_with_email_validator_everywhere(local: str, labels: list[str], tld: str) -> None:
+    address = f"{local}@{'.'.join([*labels, tld])}"
+    assert _outcome(fast_email, address) == _outcome(normalize_email, address)
+
+
+def _outcome(normalize, address: str) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return str(normalize(address))
+    except ApiError:
+        return "<invalid>"

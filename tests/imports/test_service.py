@@ -1,0 +1,169 @@
+"""Running import jobs directly: batches, resuming after a crash, inboxes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from chatbotx.imports import service, writer
+from chatbotx.kit import db
+from chatbotx.models import ContactInbox, ImportJob
+from tests.imports.helpers import add_contact, add_inbox, by_email, contacts, run, upload
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so the job is not marked failed."""
+
+
+async def queued_job(workspace_id: str, file_id: str, **values: Any) -> int:
+    """A job row as the endpoint makes it, but not kicked: the test runs it."""
+    async with db.get_database().sessionmaker() as s:
+        job = ImportJob(
+            workspace_id=int(workspace_id), file_id=int(file_id), mapping={}, failures=[], **values
+        )
+        s.add(job)
+        await db.commit(s)
+        return job.id
+
+
+async def job_row(job_id: int) -> ImportJob:
+    async with db.get_database().sessionmaker() as s:
+        job = await s.get(ImportJob, job_id)
+        assert job is not None
+        return job
+
+
+def people_csv(n: int) -> str:
+    # Row 4 repeats row 1's address: the same contact, updated, whichever batch it falls in.
+    lines = ["email,first name,tags"] + [f"p{i}@example.com,P{i},t{i % 2}" for i in range(n)]
+    lines.insert(4, "p0@example.com,Again,t9")
+    return "\n".join(lines) + "\n"
+
+
+async def test_batches_resume_after_a_stop(tenant, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(service, "BATCH_SIZE", 3)
+    job_id = await queued_job(tenant.workspace_id, await upload(tenant.client, people_csv(10)))
+
+    await service.run_import(job_id, max_batches=2)
+    job = await job_row(job_id)
+    assert (job.status, job.total_rows, job.processed_rows) == ("running", 11, 6)
+    assert (job.created_count, job.updated_count) == (5, 1)
+    assert len(await contacts(tenant.workspace_id)) == 5
+
+    await service.run_import(job_id)
+    job = await job_row(job_id)
+    assert (job.status, job.processed_rows, job.created_count, job.updated_count) == ("finished", 11, 10, 1)
+    people = await by_email(tenant.workspace_id)
+    assert len(people) == len(await contacts(tenant.workspace_id)) == 10
+    assert people["p0@example.com"].first_name == "Again"
+
+    await service.run_import(job_id)  # a finished job is left alone
+    assert len(await contacts(tenant.workspace_id)) == 10
+
+
+async def test_a_crash_inside_a_batch_writes_nothing_of_it(tenant, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(service, "BATCH_SIZE", 4)
+    job_id = await queued_job(tenant.workspace_id, await upload(tenant.client, people_csv(10)))
+    real_write = writer.write_batch
+    calls = 0
+
+    async def crash_on_second_batch(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        await real_write(*args)  # the rows are written in the transaction...
+        if calls == 2:
+            raise Crash()  # ...which never commits
+
+    monkeypatch.setattr(writer, "write_batch", crash_on_second_batch)
+    with pytest.raises(Crash):
+        await service.run_import(job_id)
+    job = await job_row(job_id)
+    assert (job.status, job.processed_rows, job.created_count) == ("running", 4, 3)
+    assert len(await contacts(tenant.workspace_id)) == 3
+
+    monkeypatch.setattr(writer, "write_batch", real_write)
+    await service.run_import(job_id)
+    job = await job_row(job_id)
+    assert (job.status, job.processed_rows, job.created_count, job.updated_count) == ("finished", 11, 10, 1)
+    assert len(await contacts(tenant.workspace_id)) == 10
+
+
+async def test_a_second_runner_cannot_apply_a_batch_twice(tenant, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(service, "BATCH_SIZE", 5)
+    job_id = await queued_job(tenant.workspace_id, await upload(tenant.client, people_csv(10)))
+    # Two runners race from the same starting point; each batch is applied by exactly one of them.
+    await asyncio.gather(service.run_import(job_id), service.run_import(job_id))
+    job = await job_row(job_id)
+    assert job.processed_rows == 11 and job.created_count == 10
+    assert len(await contacts(tenant.workspace_id)) == 10
+
+
+async def test_unexpected_errors_fail_the_job(tenant, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    job_id = await queued_job(tenant.workspace_id, await upload(tenant.client, people_csv(3)))
+
+    async def broken(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(writer, "write_batch", broken)
+    await service.run_import(job_id)
+    job = await job_row(job_id)
+    assert job.status == "failed" and job.error == "Internal error: RuntimeError" and job.finished_at
+    assert await contacts(tenant.workspace_id) == []
+
+
+async def test_whatsapp_inbox_gets_contact_inboxes(api: httpx.AsyncClient, tenant) -> None:  # type: ignore[no-untyped-def]
+    inbox_id = await add_inbox(tenant.workspace_id, "whatsapp")
+    known = await add_contact(tenant.workspace_id, phone_number="+14155550100")
+    csv = "phone,email\n+1 415 555 0100,\n+14155550101,\n,nophone@example.com\n"
+    job = await run(api, csv, inboxId=str(inbox_id), channel="whatsapp")
+    assert (job["createdCount"], job["updatedCount"], job["failedCount"]) == (1, 1, 1), job
+    assert job["inboxId"] == str(inbox_id) and job["channel"] == "whatsapp"
+    assert "phone number" in job["failures"][0]["reason"]
+    async with db.get_database().sessionmaker() as s:
+        rows = (
+            (await s.execute(select(ContactInbox).where(ContactInbox.inbox_id == inbox_id))).scalars().all()
+        )
+    by_source = {r.source_id: r.contact_id for r in rows}
+    assert set(by_source) == {"14155550100", "14155550101"}
+    assert by_source["14155550100"] == known
+
+    # Again through the channel alone (the workspace's only WhatsApp inbox): nothing new on the inbox.
+    job = await run(api, "phone\n+14155550101\n", channel="whatsapp")
+    assert (job["updatedCount"], job["inboxId"]) == (1, str(inbox_id))
+    async with db.get_database().sessionmaker() as s:
+        count = len((await s.execute(select(ContactInbox).where(ContactInbox.inbox_id == inbox_id))).all())
+    assert count == 2
+
+
+async def test_source_ids_for_other_channels(api: httpx.AsyncClient, tenant) -> None:  # type: ignore[no-untyped-def]
+    inbox_id = await add_inbox(tenant.workspace_id, "telegram")
+    file_id = await upload(api, "email\na@example.com\n")
+    refused = await api.post("/api/v1/contacts/import", json={"fileId": file_id, "inboxId": inbox_id})
+    assert refused.status_code == 422 and refused.json()["data"]["errors"][0]["field"] == "mapping"
+    job = await run(api, "email,Source ID\na@example.com,777\nb@example.com,\n", inboxId=inbox_id)
+    assert (job["createdCount"], job["failedCount"]) == (1, 1), job
+    async with db.get_database().sessionmaker() as s:
+        (row,) = (await s.execute(select(ContactInbox).where(ContactInbox.inbox_id == inbox_id))).scalars()
+    assert row.source_id == "777"
+
+
+async def test_inbox_checks(api: httpx.AsyncClient, tenant, other_tenant) -> None:  # type: ignore[no-untyped-def]
+    mine = await add_inbox(tenant.workspace_id, "whatsapp")
+    theirs = await add_inbox(other_tenant.workspace_id, "whatsapp")
+    file_id = await upload(api, "phone\n+14155550100\n")
+
+    async def start(**body: Any) -> httpx.Response:
+        return await api.post("/api/v1/contacts/import", json={"fileId": file_id, **body})
+
+    assert (await start(inboxId=str(theirs))).status_code == 404
+    wrong = await start(inboxId=str(mine), channel="telegram")
+    assert wrong.status_code == 422 and wrong.json()["data"]["errors"][0]["field"] == "channel"
+    assert (await start(channel="messenger")).status_code == 422  # no such inbox
+    await add_inbox(tenant.workspace_id, "whatsapp", "Second")
+    several = await start(channel="whatsapp")
+    assert several.status_code == 422 and several.json()["data"]["errors"][0]["field"] == "inboxId"
+    assert (await start(channel="nope")).status_code == 422
