@@ -114,3 +114,22 @@ async def test_bad_bodies_and_foreign_ids(tenant: Tenant, other_tenant: Tenant) 
     assert (await api.post(url(theirs.id), json={"keyword": "hi"})).status_code == 404
     response = await api.post(url(contact.id), json={"keyword": "hi", "inboxId": their_inbox.id})
     assert response.status_code == 404 and response.json()["data"]["resource"] == "inbox"
+
+
+async def test_bot_reply_leaves_a_pending_conversation_pending(tenant: Tenant) -> None:
+    from tests.contact_tags.factories import make_conversation
+
+    api = tenant.client
+    inbox = await make_inbox(tenant.workspace_id)
+    contact = await make_contact(tenant.workspace_id)
+    conversation = await make_conversation(contact, inbox, status="pending")
+    await make_keyword(tenant.workspace_id, phrases=["hi"], match_type="is", reply_text="hello")
+    assert (await api.post(url(contact.id), json={"keyword": "Hi"})).status_code == 204
+    (after_bot,) = await rows(Conversation, Conversation.id == conversation.id)
+    assert after_bot.status == "pending"
+    # A human writing takes it into the open queue.
+    messages = f"/api/v1/contacts/id:{contact.id}/messages"
+    assert (await api.post(messages, json={"text": "I am here"})).status_code == 204
+    (after_agent,) = await rows(Conversation, Conversation.id == conversation.id)
+    assert after_agent.status == "open" and after_agent.admin_replied_at is not None
+    assert len(await rows(Message, Message.conversation_id == conversation.id)) == 2

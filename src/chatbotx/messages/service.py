@@ -103,7 +103,7 @@ async def resolve_inbox(session: AsyncSession, contact: Contact, inbox_id: int |
 
 
 async def open_conversation(session: AsyncSession, contact: Contact, inbox_id: int) -> Conversation:
-    """The contact's latest conversation on the inbox, reopened, or a new open one."""
+    """The contact's latest conversation on the inbox (reopened if resolved or snoozed), or a new one."""
     conversation = await session.scalar(
         select(Conversation)
         .where(Conversation.contact_id == contact.id, Conversation.inbox_id == inbox_id)
@@ -115,8 +115,9 @@ async def open_conversation(session: AsyncSession, contact: Contact, inbox_id: i
             workspace_id=contact.workspace_id, contact_id=contact.id, inbox_id=inbox_id
         )
         session.add(conversation)
-    conversation.status = "open"
-    conversation.snoozed_until = None
+    if conversation.status in (None, "resolved", "snoozed"):
+        conversation.status = "open"
+        conversation.snoozed_until = None
     return conversation
 
 
@@ -138,6 +139,8 @@ async def queue_outgoing_message(
     now = utcnow()
     conversation.last_activity_at = now
     if sender_type == "agent":
+        # A human writing takes a bot-handled (pending) conversation into the open queue.
+        conversation.status = "open"
         conversation.admin_replied_at = now
     await session.flush()
     message = Message(
