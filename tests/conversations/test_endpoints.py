@@ -92,6 +92,7 @@ async def test_conversation_object(tenant: Tenant) -> None:
         "createdAt",
         "updatedAt",
         "status",
+        "snoozedUntil",
         "botEnabled",
         "botResumeAt",
         "archivedAt",

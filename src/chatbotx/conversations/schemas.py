@@ -43,5 +43,6 @@ class Conversation(ContactConversation):
     """A conversation between a contact and the workspace on one inbox."""
 
     status: str = Field(description="open, pending, snoozed or resolved")
+    snoozed_until: dt.datetime | None = Field(default=None, description="When a snoozed conversation reopens")
     contact: ConversationContact
     last_message: LastMessage | None = Field(default=None, description="The newest message, notes included")

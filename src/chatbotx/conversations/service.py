@@ -149,6 +149,7 @@ def conversation_out(
         "created_at": c.created_at,
         "updated_at": c.updated_at,
         "status": c.status,
+        "snoozed_until": c.snoozed_until,
         "bot_enabled": c.bot_enabled,
         "bot_resume_at": c.bot_resume_at,
         "archived_at": c.archived_at,
