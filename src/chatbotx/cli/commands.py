@@ -36,11 +36,15 @@ KIND_METAVARS = {
 }
 
 
+# Operations whose generated command gets extra client-side behaviour (by operationId).
+SPECIAL_COMMANDS = {"importContacts": "chatbotx.cli.importer:ImportCommand"}
+
+
 class SpecGroup(click.Group):
     """A command group over one node of the command tree; children are built only when asked for."""
 
     def __init__(self, name: str, node: dict[str, Any], words: tuple[str, ...]):
-        super().__init__(name, help=f"{' '.join(words).capitalize()} commands.", no_args_is_help=True)
+        super().__init__(name, help=_group_help(node, words), no_args_is_help=True)
         self.node = node
         self.words = words
 
@@ -54,9 +58,33 @@ class SpecGroup(click.Group):
         return build(cmd_name, child, (*self.words, cmd_name))
 
 
+def _first_op(node: dict[str, Any] | list[Operation]) -> Operation | None:
+    if isinstance(node, list):
+        return node[0] if node else None
+    for child in node.values():
+        op = _first_op(child)
+        if op is not None:
+            return op
+    return None
+
+
+def _group_help(node: dict[str, Any], words: tuple[str, ...]) -> str:
+    """E.g. "AI Agents: list." or "Contacts, tag: add, delete." (the spec's tag names the area)."""
+    op = _first_op(node)
+    area = (op.tag if op and op.tag else words[0].replace("-", " ").capitalize()) if len(words) == 1 else None
+    label = area or f"{' '.join(words[:-1]).capitalize()} {words[-1]}"
+    return f"{label}: {', '.join(sorted(node))}."
+
+
 def build(name: str, node: dict[str, Any] | list[Operation], words: tuple[str, ...]) -> click.Command:
     if isinstance(node, dict):
         return SpecGroup(name, node, words)
+    if any(op.operation_id in SPECIAL_COMMANDS for op in node) and len(node) == 1:
+        module, _, attr = SPECIAL_COMMANDS[node[0].operation_id].partition(":")
+        import importlib
+
+        cls: type[SpecCommand] = getattr(importlib.import_module(module), attr)
+        return cls(name, node, words)
     return SpecCommand(name, node, words)
 
 
@@ -119,7 +147,7 @@ class SpecCommand(click.Command):
             callback=self._run,
             help=self._help(),
             epilog=self._epilog(),
-            short_help=self.ops[-1].summary or None,
+            short_help=" / ".join(o.summary for o in reversed(self.ops) if o.summary) or None,
         )
 
     # building
@@ -149,7 +177,8 @@ class SpecCommand(click.Command):
             dest = _dest("arg", p.name, i)
             self.arg_dests.append(dest)
             needed = all(len(o.path_params) > i for o in self.ops)
-            params.append(click.Argument([dest], required=needed, metavar=p.name.upper()))
+            metavar = p.name.upper() if needed else f"[{p.name.upper()}]"
+            params.append(click.Argument([dest], required=needed, metavar=metavar))
         fields: dict[str, Field] = {}
         owners: dict[str, list[str]] = {}
         for op in self.ops:
@@ -216,7 +245,7 @@ class SpecCommand(click.Command):
                 type=ptype,
                 multiple=kind == "array",
                 default=None,
-                metavar=None if isinstance(ptype, click.Choice) else KIND_METAVARS.get(kind, "VALUE"),
+                metavar="CHOICE" if isinstance(ptype, click.Choice) else KIND_METAVARS.get(kind, "VALUE"),
                 help=help_text,
             )
         ]
@@ -256,7 +285,13 @@ class SpecCommand(click.Command):
         data = rt.check(resp)
         from chatbotx.cli.render import emit
 
-        emit(resp.body, data, as_json=kwargs.get("as_json", False), quiet=kwargs.get("quiet", False))
+        emit(
+            resp.body,
+            data,
+            as_json=kwargs.get("as_json", False),
+            quiet=kwargs.get("quiet", False),
+            content_type=resp.content_type,
+        )
 
     def invoke_op(self, rt: Any, op: Operation, positionals: list[str], kwargs: dict[str, Any]) -> Any:
         values = self.values(op, kwargs)

@@ -40,6 +40,7 @@ class Operation:
     cli_path: tuple[str, ...]
     summary: str = ""
     description: str = ""
+    tag: str = ""
     path_params: list[Field] = field(default_factory=list)
     options: list[Field] = field(default_factory=list)
     body: str | None = None  # None | "json" | "form"
@@ -89,7 +90,9 @@ def resolve(spec: dict[str, Any], schema: Any, depth: int = 0) -> dict[str, Any]
     if isinstance(schema.get("type"), list):
         types = [t for t in schema["type"] if t != "null"]
         if len(types) == 1:
-            return {**schema, "type": types[0]}
+            schema = {**schema, "type": types[0]}
+    if isinstance(schema.get("items"), dict) and depth < 3:
+        schema = {**schema, "items": resolve(spec, schema["items"], depth + 1)}
     return schema
 
 
@@ -183,6 +186,7 @@ def parse_operations(spec: dict[str, Any]) -> list[Operation]:
                 cli_path=cli_path_of(raw, operation_id, raw.get("tags") or []),
                 summary=raw.get("summary") or "",
                 description=raw.get("description") or "",
+                tag=(raw.get("tags") or [""])[0],
             )
             params = _params(spec, path_item, raw)
             by_name = {p["name"]: p for p in params if p["in"] == "path"}

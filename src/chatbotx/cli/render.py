@@ -79,10 +79,11 @@ def print_human(data: Any) -> None:
         if not items:
             console.print("(no results)")
         elif all(isinstance(r, dict) for r in items):
-            cols = columns_for(items)
+            cols = columns_for(items)[: max(3, console.width // 16)]
             table = Table(show_lines=False)
             for col in cols:
-                table.add_column(col, overflow="fold")
+                # ids are copied into other commands: never wrapped or cut
+                table.add_column(col, overflow="fold", no_wrap=col == "id" or col.endswith("Id"))
             for row in items:
                 table.add_row(*(cell(row.get(c)) for c in cols))
             console.print(table)
@@ -103,11 +104,16 @@ def print_human(data: Any) -> None:
     console.print(cell(data, None), markup=False)
 
 
-def emit(body: bytes, data: Any, *, as_json: bool, quiet: bool) -> None:
+def emit(body: bytes, data: Any, *, as_json: bool, quiet: bool, content_type: str = "") -> None:
     """Print a successful response; an empty body (204) prints nothing with --json/-q, else "OK"."""
     if not body.strip():
         if not (as_json or quiet):
             click.echo("OK")
+        return
+    if content_type and "json" not in content_type:
+        # a download: the bytes as they are, for redirection to a file
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
         return
     if as_json:
         out = body.decode("utf-8", "replace")
