@@ -126,13 +126,14 @@ def path_values(path: str, seeded: Seeded) -> dict[str, str] | None:
     return out
 
 
-async def seed_workspace(workspace_id: int) -> Seeded:
+async def seed_workspace(workspace_id: int, database: db.Database | None = None) -> Seeded:
     """Insert one of each resource into the workspace, linked the way real data is."""
+    database = database or db.get_database()
     tag_ = uuid.uuid4().hex[:8]
     now = utcnow()
     phone = f"+1650{int(uuid.uuid4().int % 10_000_000):07d}"
     email = f"contact-{tag_}@example.com"
-    async with db.get_database().sessionmaker() as s:
+    async with database.sessionmaker() as s:
         user = User(email=f"agent-{tag_}@example.com", name=f"Agent {tag_}")
         s.add(user)
         await s.flush()
@@ -155,11 +156,16 @@ async def seed_workspace(workspace_id: int) -> Seeded:
         s.add_all([member, team, inbox, contact, tag, field, bot_field, flow])
         await s.flush()
         conversation = Conversation(
-            workspace_id=workspace_id, contact_id=contact.id, inbox_id=inbox.id, last_activity_at=now
+            workspace_id=workspace_id,
+            contact_id=contact.id,
+            inbox_id=inbox.id,
+            last_activity_at=now,
+            assigned_user_id=user.id,
+            assigned_team_id=team.id,
         )
         sequence = Sequence(workspace_id=workspace_id, name=f"sequence-{tag_}")
         template = TemplateMessage(workspace_id=workspace_id, inbox_id=inbox.id, name=f"template_{tag_}")
-        stored = await _stored_file(workspace_id, tag_)
+        stored = _stored_file(database, workspace_id, tag_)
         s.add_all([conversation, sequence, template, stored])
         await s.flush()
         message = Message(
@@ -237,11 +243,11 @@ async def seed_workspace(workspace_id: int) -> Seeded:
     return Seeded(workspace_id, ids, names, email, phone)
 
 
-async def _stored_file(workspace_id: int, tag_: str) -> StoredFile:
+def _stored_file(database: db.Database, workspace_id: int, tag_: str) -> StoredFile:
     """A stored CSV whose content exists on disk (under the files directory, as the files service does)."""
     content = b"email,firstName\nimported@example.com,Imp\n"
     relative = f"{workspace_id}/{tag_}.csv"
-    target = db.get_database().settings.files_dir / relative
+    target = database.settings.files_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     return StoredFile(
