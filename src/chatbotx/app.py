@@ -19,6 +19,7 @@ from chatbotx.kit import db, jobs
 from chatbotx.kit.errors import install_error_handlers
 from chatbotx.kit.limits import BodyLimitMiddleware
 from chatbotx.kit.security import AuthMiddleware
+from chatbotx.mcp.http import mount as mount_mcp
 from chatbotx.settings import Settings, get_settings
 
 API_PREFIXES = ("/api/v1/",)
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if jobs.is_external() and not settings.no_worker:
             worker = jobs.start_worker()
         try:
-            yield
+            async with mcp_http.lifespan():
+                yield
         finally:
             if worker is not None:
                 worker.cancel()
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in discover_routers():
         app.include_router(router)
+    mcp_http = mount_mcp(app)  # /sse, /sse/messages/ and /mcp; they check the token themselves
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

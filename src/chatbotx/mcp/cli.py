@@ -33,8 +33,10 @@ def mcp_command(transport: str, host: str, port: int, api_key: str | None, api_u
     """
     from chatbotx.cli.config import resolve
 
-    config = resolve(api_key, api_url)
+    root = click.get_current_context().find_root().params  # `chatbotx --apiKey ... mcp` works too
+    config = resolve(api_key or root.get("api_key"), api_url or root.get("api_url"))
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if transport == "stdio":
         import anyio
 
