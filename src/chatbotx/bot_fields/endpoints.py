@@ -17,10 +17,16 @@ from chatbotx.bot_fields.schemas import (
     BotFieldValue,
 )
 from chatbotx.kit.db import SessionDep
+from chatbotx.kit.errors import ERROR_RESPONSES, ErrorBody
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 
 router = APIRouter(prefix="/api/v1/bot-fields", tags=["Bot Fields"])
+BODY_ERRORS = {**ERROR_RESPONSES, 400: {"model": ErrorBody, "description": "Malformed JSON body"}}
+CREATE_ERRORS = {
+    **BODY_ERRORS,
+    409: {"model": ErrorBody, "description": "The name is taken (DUPLICATE_NAME)"},
+}
 Reader = Annotated[Principal, Depends(require("bot_fields.list"))]
 Editor = Annotated[Principal, Depends(require("bot_fields.edit"))]
 IdOrName = Annotated[str, Path(description="Bot field id or name", max_length=200)]
@@ -39,7 +45,7 @@ async def list_bot_fields(
     "",
     status_code=201,
     response_model=BotField,
-    **op("createBotField", "Create a new bot field", "bot-fields create"),
+    **op("createBotField", "Create a new bot field", "bot-fields create", responses=CREATE_ERRORS),
 )
 async def create_bot_field(session: SessionDep, who: Editor, body: BotFieldCreate) -> object:
     return await service.create(session, who.workspace_id, body)
@@ -55,6 +61,7 @@ async def create_bot_field(session: SessionDep, who: Editor, body: BotFieldCreat
         "bot-fields update",
         description=f"Set the values of 1 to {SET_MANY_MAX} bot fields, each named by `id` or by `name`. "
         "All or nothing: if any field is unknown or any value invalid, nothing changes.",
+        responses=BODY_ERRORS,
     ),
 )
 async def set_bot_fields(session: SessionDep, who: Editor, body: BotFieldsSet) -> None:
@@ -73,6 +80,7 @@ async def set_bot_fields(session: SessionDep, who: Editor, body: BotFieldsSet) -
         "bot-fields bulk-update",
         description=f"Set the values of 1 to {BULK_MAX} bot fields, each named by `idOrName` (an id, else a "
         "name), `id` or `name`. All or nothing.",
+        responses=BODY_ERRORS,
     ),
 )
 async def bulk_update_bot_fields(session: SessionDep, who: Editor, body: BotFieldsBulkUpdate) -> None:
@@ -92,7 +100,7 @@ async def get_bot_field(session: SessionDep, who: Reader, idOrName: IdOrName) ->
 @router.put(
     "/{idOrName}",
     response_model=BotField,
-    **op("setBotField", "Set bot field value by id or name", "bot-fields update"),
+    **op("setBotField", "Set bot field value by id or name", "bot-fields update", responses=BODY_ERRORS),
 )
 async def set_bot_field(session: SessionDep, who: Editor, idOrName: IdOrName, body: BotFieldValue) -> object:
     return await service.set_value(session, who.workspace_id, idOrName, body.value)

@@ -9,11 +9,20 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from chatbotx.custom_fields import service
 from chatbotx.custom_fields.schemas import CustomField, CustomFieldCreate, CustomFieldUpdate
 from chatbotx.kit.db import SessionDep
+from chatbotx.kit.errors import ERROR_RESPONSES, ErrorBody
 from chatbotx.kit.ids import parse_id
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 
 router = APIRouter(prefix="/api/v1/custom-fields", tags=["Custom Fields"])
+WRITE_ERRORS = {
+    **ERROR_RESPONSES,
+    400: {
+        "model": ErrorBody,
+        "description": "Malformed JSON body, or the type cannot change (FIELD_HAS_VALUES)",
+    },
+    409: {"model": ErrorBody, "description": "The name is taken (DUPLICATE_NAME)"},
+}
 Reader = Annotated[Principal, Depends(require("custom_fields.list"))]
 Editor = Annotated[Principal, Depends(require("custom_fields.edit"))]
 FieldId = Annotated[str, Path(description="Custom field id", max_length=40)]
@@ -36,7 +45,7 @@ async def list_custom_fields(
     "",
     status_code=201,
     response_model=CustomField,
-    **op("createCustomField", "Create a custom field", "custom-fields create"),
+    **op("createCustomField", "Create a custom field", "custom-fields create", responses=WRITE_ERRORS),
 )
 async def create_custom_field(session: SessionDep, who: Editor, body: CustomFieldCreate) -> object:
     return await service.create(session, who.workspace_id, body)
@@ -58,7 +67,7 @@ async def get_custom_field(
 @router.put(
     "/{id}",
     response_model=CustomField,
-    **op("updateCustomField", "Update custom field", "custom-fields update"),
+    **op("updateCustomField", "Update custom field", "custom-fields update", responses=WRITE_ERRORS),
 )
 async def update_custom_field(
     session: SessionDep, who: Editor, id: FieldId, body: CustomFieldUpdate

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from chatbotx.inboxes import service
 from chatbotx.inboxes.schemas import Channel, ChannelCreate, ChannelKind, ChannelUpdate
 from chatbotx.kit.db import SessionDep
+from chatbotx.kit.errors import ERROR_RESPONSES, ErrorBody
 from chatbotx.kit.ids import parse_id
 from chatbotx.kit.pagination import Page, PageDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 
 router = APIRouter(prefix="/api/v1/channels", tags=["Channels"])
+BODY_ERRORS = {**ERROR_RESPONSES, 400: {"model": ErrorBody, "description": "Malformed JSON body"}}
 Reader = Annotated[Principal, Depends(require("channels.list"))]
 Editor = Annotated[Principal, Depends(require("channels.edit"))]
 ChannelId = Annotated[str, Path(description="Channel (inbox) id", max_length=40)]
@@ -36,7 +38,10 @@ async def list_channels(
 
 
 @router.post(
-    "", status_code=201, response_model=Channel, **op("createChannel", "Create a channel", "channels create")
+    "",
+    status_code=201,
+    response_model=Channel,
+    **op("createChannel", "Create a channel", "channels create", responses=BODY_ERRORS),
 )
 async def create_channel(session: SessionDep, who: Editor, body: ChannelCreate) -> object:
     return service.channel_out(await service.create(session, who.workspace_id, body))
@@ -47,7 +52,11 @@ async def get_channel(session: SessionDep, who: Reader, id: ChannelId) -> object
     return service.channel_out(await service.get(session, who.workspace_id, parse_id(id)))
 
 
-@router.put("/{id}", response_model=Channel, **op("updateChannel", "Update channel", "channels update"))
+@router.put(
+    "/{id}",
+    response_model=Channel,
+    **op("updateChannel", "Update channel", "channels update", responses=BODY_ERRORS),
+)
 async def update_channel(session: SessionDep, who: Editor, id: ChannelId, body: ChannelUpdate) -> object:
     return service.channel_out(await service.update(session, who.workspace_id, parse_id(id), body))
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from chatbotx.kit.db import SessionDep
+from chatbotx.kit.errors import ERROR_RESPONSES, ErrorBody
 from chatbotx.kit.ids import parse_id
 from chatbotx.kit.pagination import SORT_DESCRIPTION, Page, PageDep
 from chatbotx.kit.routing import op
@@ -15,6 +16,11 @@ from chatbotx.members import service
 from chatbotx.members.schemas import Member, MemberCreate, MemberUpdate
 
 router = APIRouter(prefix="/api/v1/members", tags=["Members"])
+RULE_ERRORS = {
+    **ERROR_RESPONSES,
+    400: {"model": ErrorBody, "description": "Malformed JSON body, or the last owner would go (LAST_OWNER)"},
+}
+ADD_ERRORS = {**RULE_ERRORS, 409: {"model": ErrorBody, "description": "Already a member (ALREADY_MEMBER)"}}
 Reader = Annotated[Principal, Depends(require("members.list"))]
 Editor = Annotated[Principal, Depends(require("members.edit"))]
 MemberId = Annotated[str, Path(description="Member id", max_length=40)]
@@ -36,7 +42,10 @@ async def list_members(
 
 
 @router.post(
-    "", status_code=201, response_model=Member, **op("addMember", "Add a workspace member", "members add")
+    "",
+    status_code=201,
+    response_model=Member,
+    **op("addMember", "Add a workspace member", "members add", responses=ADD_ERRORS),
 )
 async def add_member(session: SessionDep, who: Editor, body: MemberCreate) -> object:
     return await service.add(session, who.workspace_id, body.email, name=body.name, role=body.role)
@@ -57,6 +66,7 @@ async def get_member(session: SessionDep, who: Reader, memberId: MemberId) -> ob
         "Change a member's role",
         "members update",
         description="Change a member's role. The last owner cannot be demoted (400 LAST_OWNER).",
+        responses=RULE_ERRORS,
     ),
 )
 async def update_member(session: SessionDep, who: Editor, memberId: MemberId, body: MemberUpdate) -> object:
@@ -73,6 +83,7 @@ async def update_member(session: SessionDep, who: Editor, memberId: MemberId, bo
         "members delete",
         description="Remove a member: their team places and conversation assignments are dropped and "
         "their API tokens revoked. The last owner cannot be removed (400 LAST_OWNER).",
+        responses=RULE_ERRORS,
     ),
 )
 async def remove_member(session: SessionDep, who: Editor, memberId: MemberId) -> None:

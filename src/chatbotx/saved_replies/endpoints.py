@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from chatbotx.kit.db import SessionDep
+from chatbotx.kit.errors import ERROR_RESPONSES, ErrorBody
 from chatbotx.kit.ids import parse_id
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
@@ -14,6 +15,11 @@ from chatbotx.saved_replies import service
 from chatbotx.saved_replies.schemas import SavedReply, SavedReplyCreate, SavedReplyUpdate
 
 router = APIRouter(prefix="/api/v1/saved-replies", tags=["Saved Replies"])
+WRITE_ERRORS = {
+    **ERROR_RESPONSES,
+    400: {"model": ErrorBody, "description": "Malformed JSON body"},
+    409: {"model": ErrorBody, "description": "The shortcut is taken (DUPLICATE_SHORTCUT)"},
+}
 Reader = Annotated[Principal, Depends(require("saved_replies.list"))]
 Editor = Annotated[Principal, Depends(require("saved_replies.edit"))]
 ReplyId = Annotated[str, Path(description="Saved reply id", max_length=40)]
@@ -36,7 +42,7 @@ async def list_saved_replies(
     "",
     status_code=201,
     response_model=SavedReply,
-    **op("createSavedReply", "Create a saved reply", "saved-replies create"),
+    **op("createSavedReply", "Create a saved reply", "saved-replies create", responses=WRITE_ERRORS),
 )
 async def create_saved_reply(session: SessionDep, who: Editor, body: SavedReplyCreate) -> object:
     return await service.create(session, who.workspace_id, body)
@@ -50,7 +56,9 @@ async def get_saved_reply(session: SessionDep, who: Reader, id: ReplyId) -> obje
 
 
 @router.put(
-    "/{id}", response_model=SavedReply, **op("updateSavedReply", "Update saved reply", "saved-replies update")
+    "/{id}",
+    response_model=SavedReply,
+    **op("updateSavedReply", "Update saved reply", "saved-replies update", responses=WRITE_ERRORS),
 )
 async def update_saved_reply(session: SessionDep, who: Editor, id: ReplyId, body: SavedReplyUpdate) -> object:
     return await service.update(session, who.workspace_id, parse_id(id), body)
