@@ -59,12 +59,12 @@ class RootGroup(click.Group):
             command = _load(OPTIONAL_COMMANDS[cmd_name])
             if command is not None:
                 return command
-        tree = self._tree(ctx, quiet=ctx.resilient_parsing)
-        if not tree or cmd_name not in tree:
+        node = self._node(ctx, cmd_name, quiet=ctx.resilient_parsing)
+        if node is None:
             return None
         from chatbotx.cli.commands import build
 
-        return build(cmd_name, tree[cmd_name], (cmd_name,))
+        return build(cmd_name, node, (cmd_name,))
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -79,11 +79,14 @@ class RootGroup(click.Group):
 
     def _tree(self, ctx: click.Context, *, quiet: bool) -> dict[str, Any] | None:
         """The command tree, or None when no spec can be had (then a client command exits with code 3)."""
+        return self._node(ctx, None, quiet=quiet)
+
+    def _node(self, ctx: click.Context, group: str | None, *, quiet: bool) -> Any:
         from chatbotx.cli.spec import SpecError
 
         rt = get_runtime(ctx)
         try:
-            tree = rt.tree
+            tree = rt.tree if group is None else rt.subtree(group)
         except SpecError as exc:
             if quiet:
                 if not ctx.resilient_parsing and not ctx.meta.get("chatbotx.spec_warned"):

@@ -169,7 +169,8 @@ def _body_fields(spec: dict[str, Any], op: Operation, raw: dict[str, Any]) -> No
         op.options.append(Field(name, location, resolved, name in required, description))
 
 
-def parse_operations(spec: dict[str, Any]) -> list[Operation]:
+def parse_operations(spec: dict[str, Any], group: str | None = None) -> list[Operation]:
+    """Every operation, or only those whose command starts with `group` (what one command needs)."""
     ops: list[Operation] = []
     for path, path_item in (spec.get("paths") or {}).items():
         if not isinstance(path_item, dict):
@@ -179,11 +180,14 @@ def parse_operations(spec: dict[str, Any]) -> list[Operation]:
             if not isinstance(raw, dict) or raw.get("x-cli-hidden"):
                 continue
             operation_id = raw.get("operationId") or kebab(f"{method}-{path.strip('/').replace('/', '-')}")
+            cli_path = cli_path_of(raw, operation_id, raw.get("tags") or [])
+            if group is not None and cli_path[0] != group:
+                continue
             op = Operation(
                 operation_id=operation_id,
                 method=method.upper(),
                 path=path,
-                cli_path=cli_path_of(raw, operation_id, raw.get("tags") or []),
+                cli_path=cli_path,
                 summary=raw.get("summary") or "",
                 description=raw.get("description") or "",
                 tag=(raw.get("tags") or [""])[0],

@@ -45,6 +45,14 @@ class Runtime:
 
         return build_tree(parse_operations(self.spec()))
 
+    def subtree(self, group: str) -> Any:
+        """The tree under one top-level word, parsing only its operations (the common, fast path)."""
+        if "tree" in self.__dict__:
+            return self.tree.get(group)
+        from chatbotx.cli.operations import build_tree, parse_operations
+
+        return build_tree(parse_operations(self.spec(), group)).get(group)
+
     def send(
         self,
         op: Operation,
