@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         default=None, description="taskiq broker (redis://...); empty means in-process."
     )
+    no_worker: bool = Field(default=False, description="Do not consume jobs in the API process (scale-out).")
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
