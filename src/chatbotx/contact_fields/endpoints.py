@@ -14,12 +14,15 @@ from chatbotx.contact_fields.schemas import (
 )
 from chatbotx.contacts.identifiers import resolve_contact
 from chatbotx.kit.db import SessionDep
+from chatbotx.kit.errors import ERROR_RESPONSES, ErrorBody
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 
 router = APIRouter(prefix="/api/v1/contacts/{identifier}/custom-fields", tags=["Contacts"])
 Reader = Annotated[Principal, Depends(require("contacts.list"))]
 Editor = Annotated[Principal, Depends(require("contacts.edit"))]
+# A route with a JSON body can also answer 400 MALFORMED_JSON.
+BODY_RESPONSES = {**ERROR_RESPONSES, 400: {"model": ErrorBody, "description": "Malformed JSON body"}}
 Identifier = Annotated[
     str, Path(description="id:<id>, email:<address>, phone:<+E.164> or a bare id", max_length=400)
 ]
@@ -47,6 +50,7 @@ async def list_contact_custom_fields(session: SessionDep, who: Reader, identifie
         "contacts custom-fields update",
         description="Set up to 20 values at once, each field named by customFieldId, id or name; "
         "null clears a value. All or nothing: an unknown field (404) or a bad value (422) writes nothing.",
+        responses=BODY_RESPONSES,
     ),
 )
 async def set_contact_custom_fields(
@@ -84,7 +88,12 @@ async def get_contact_custom_field(
 @router.post(
     "/{customFieldId}",
     response_model=ContactCustomFieldValue,
-    **op("setContactCustomField", "Set contact custom field value", "contacts custom-field add"),
+    **op(
+        "setContactCustomField",
+        "Set contact custom field value",
+        "contacts custom-field add",
+        responses=BODY_RESPONSES,
+    ),
 )
 async def set_contact_custom_field(
     session: SessionDep,

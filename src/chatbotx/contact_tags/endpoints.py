@@ -10,6 +10,7 @@ from chatbotx.contact_tags import service
 from chatbotx.contact_tags.schemas import ContactTagsChange
 from chatbotx.contacts.identifiers import resolve_contact
 from chatbotx.kit.db import SessionDep
+from chatbotx.kit.errors import ERROR_RESPONSES, ErrorBody
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.tags.schemas import Tag
@@ -17,6 +18,8 @@ from chatbotx.tags.schemas import Tag
 router = APIRouter(prefix="/api/v1/contacts/{identifier}/tags", tags=["Contacts"])
 Reader = Annotated[Principal, Depends(require("contacts.list"))]
 Editor = Annotated[Principal, Depends(require("contacts.edit"))]
+# A route with a JSON body can also answer 400 MALFORMED_JSON.
+BODY_RESPONSES = {**ERROR_RESPONSES, 400: {"model": ErrorBody, "description": "Malformed JSON body"}}
 Identifier = Annotated[
     str, Path(description="id:<id>, email:<address>, phone:<+E.164> or a bare id", max_length=400)
 ]
@@ -36,7 +39,7 @@ async def list_contact_tags(session: SessionDep, who: Reader, identifier: Identi
     "",
     status_code=204,
     response_class=Response,
-    **op("addContactTags", "Add tags to the contact", "contacts tag add"),
+    **op("addContactTags", "Add tags to the contact", "contacts tag add", responses=BODY_RESPONSES),
 )
 async def add_contact_tags(
     session: SessionDep, who: Editor, identifier: Identifier, body: ContactTagsChange
@@ -49,7 +52,9 @@ async def add_contact_tags(
     "",
     status_code=204,
     response_class=Response,
-    **op("removeContactTags", "Remove tags from the contact", "contacts tag delete"),
+    **op(
+        "removeContactTags", "Remove tags from the contact", "contacts tag delete", responses=BODY_RESPONSES
+    ),
 )
 async def remove_contact_tags(
     session: SessionDep, who: Editor, identifier: Identifier, body: ContactTagsChange

@@ -21,7 +21,10 @@ Sender = Annotated[Principal, Depends(require("messages.edit"))]
 # Sending can meet business rules: CONTACT_BLOCKED, NO_INBOX.
 SEND_RESPONSES = {
     **ERROR_RESPONSES,
-    400: {"model": ErrorBody, "description": "The contact is blocked, or no inbox to send on"},
+    400: {
+        "model": ErrorBody,
+        "description": "The contact is blocked, no inbox to send on, or malformed JSON",
+    },
 }
 Identifier = Annotated[
     str, Path(description="id:<id>, email:<address>, phone:<+E.164> or a bare id", max_length=400)
