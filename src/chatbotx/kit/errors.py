@@ -88,9 +88,12 @@ def invalid_field(field: str, message: str) -> InvalidData:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Malformed request or a business rule refused it"},
     401: {"model": ErrorBody, "description": "Missing or invalid token"},
     403: {"model": ErrorBody, "description": "The token lacks the scope"},
     404: {"model": ErrorBody, "description": "Not found"},
+    409: {"model": ErrorBody, "description": "Conflicts with existing data (for example a duplicate name)"},
+    413: {"model": ErrorBody, "description": "Request body too large"},
     422: {"model": ErrorBody, "description": "Invalid request data"},
     429: {"model": ErrorBody, "description": "Rate limit exceeded"},
 }

@@ -1,11 +1,12 @@
-"""Refuse request bodies over the configured size before they are read into memory."""
+"""Request guards applied before routing: bodies over the configured size, and NUL bytes in the path or query
+(PostgreSQL text cannot hold them, so they are refused up front on every backend alike)."""
 
 from __future__ import annotations
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatbotx.kit.errors import PayloadTooLarge
+from chatbotx.kit.errors import ApiError, PayloadTooLarge, invalid_field
 
 
 class BodyLimitMiddleware:
@@ -18,6 +19,9 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if _has_nul(scope):
+            await _send_error(send, invalid_field("url", "must not contain NUL characters"))
             return
         limit = self.max_upload_bytes if scope["path"].startswith(self.upload_paths) else self.max_bytes
         for key, value in scope["headers"]:
@@ -48,13 +52,22 @@ class _TooLarge(Exception):
     pass
 
 
+def _has_nul(scope: Scope) -> bool:
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string", b"")
+    return any(b"\x00" in part or b"%00" in part for part in (raw_path, query, scope["path"].encode()))
+
+
 async def _refuse(send: Send, limit: int) -> None:
-    error = PayloadTooLarge(f"Request body is larger than {limit} bytes.", limit=limit)
+    await _send_error(send, PayloadTooLarge(f"Request body is larger than {limit} bytes.", limit=limit))
+
+
+async def _send_error(send: Send, error: ApiError) -> None:
     body = orjson.dumps(error.body())
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": error.status,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )
