@@ -86,6 +86,15 @@ async def test_api_errors_are_tool_errors(catalog: Catalog, tenant: Tenant) -> N
         assert no_tool.structured_content["code"] == "UNKNOWN_TOOL"
 
 
+async def test_upload_a_file_as_text(catalog: Catalog, tenant: Tenant) -> None:
+    csv = "email,firstName\nada@example.com,Ada\n"
+    async with connect(catalog, tenant.token) as client:
+        stored = await call_ok(client, "upload_file", file=csv, filename="people.csv")
+    assert (stored["filename"], stored["contentType"], stored["size"]) == ("people.csv", "text/csv", len(csv))
+    downloaded = await tenant.client.get(f"/api/v1/files/{stored['id']}/content")
+    assert downloaded.text == csv
+
+
 async def test_bad_or_missing_token_is_a_clear_error(catalog: Catalog, app: Any) -> None:
     async with connect(catalog, "cbx_not-a-real-token") as client:
         assert "list_tags" in await tool_names(client)  # the spec is public

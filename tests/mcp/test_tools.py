@@ -208,9 +208,12 @@ def test_non_object_body_is_one_argument() -> None:
 
 def test_multipart_file_is_sent_as_a_file() -> None:
     tool = build_tools(DOCUMENT)["upload_file"]
-    parts = request_parts(tool, {"file": "a,b\n1,2\n", "note": "hi"})
-    assert parts["files"] == {"file": ("file", b"a,b\n1,2\n")}
+    assert set(tool.input_schema["properties"]) == {"file", "note", "filename"}
+    parts = request_parts(tool, {"file": "a,b\n1,2\n", "note": "hi", "filename": "people.csv"})
+    assert parts["files"] == {"file": ("people.csv", b"a,b\n1,2\n", "text/csv")}
     assert parts["form"] == {"note": "hi"}
+    unnamed = request_parts(tool, {"file": "x"})
+    assert unnamed["files"] == {"file": ("upload.bin", b"x", "application/octet-stream")}
 
 
 def test_results() -> None:

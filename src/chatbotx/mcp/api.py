@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,7 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         form: dict[str, Any] | None = None,
-        files: dict[str, tuple[str, bytes]] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> ApiResult:
         kwargs: dict[str, Any] = {
             "params": params,
@@ -189,8 +190,10 @@ def request_parts(tool: ToolSpec, arguments: Mapping[str, Any]) -> dict[str, Any
     elif tool.body_fields:
         body = {key: arguments[arg] for arg, key in tool.body_fields.items() if arg in arguments}
         if tool.body_type == "multipart/form-data":
+            name = str(arguments.get(tool.filename_arg or "") or "upload.bin")
+            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
             files = {
-                tool.body_fields[a]: (tool.body_fields[a], _as_bytes(arguments[a]))
+                tool.body_fields[a]: (name, _as_bytes(arguments[a]), content_type)
                 for a in tool.file_fields
                 if a in arguments
             }

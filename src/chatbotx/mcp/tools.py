@@ -20,6 +20,7 @@ AUTH_PARAMS = frozenset(
 )
 BODY_TYPES = ("application/json", "multipart/form-data", "application/x-www-form-urlencoded")
 WHOLE_BODY_ARG = "body"
+FILENAME_ARG = "filename"
 
 QueryStyle = Literal["plain", "json"]
 
@@ -47,6 +48,7 @@ class ToolSpec:
     whole_body: bool = False  # the body is one argument named "body" (not an object with properties)
     body_type: str | None = None
     file_fields: frozenset[str] = frozenset()  # multipart parts sent as files (their text is the content)
+    filename_arg: str | None = None  # names the uploaded file (not in the spec: a multipart part has a name)
 
     @property
     def arguments(self) -> frozenset[str]:
@@ -237,6 +239,12 @@ def build_tool(
                     schema["description"] = (
                         schema.get("description", "File") + " (pass the file's content as text)"
                     ).strip()
+            if file_fields and FILENAME_ARG not in properties:
+                properties[FILENAME_ARG] = {
+                    "type": "string",
+                    "maxLength": 255,
+                    "description": "Name of the uploaded file, e.g. contacts.csv (gives its type)",
+                }
         elif body_schema:
             whole_body = True
             properties[WHOLE_BODY_ARG] = body_schema
@@ -260,6 +268,7 @@ def build_tool(
         whole_body=whole_body,
         body_type=body_type,
         file_fields=frozenset(file_fields),
+        filename_arg=FILENAME_ARG if file_fields and FILENAME_ARG in properties else None,
     )
 
 
