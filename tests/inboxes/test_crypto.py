@@ -70,3 +70,13 @@ def test_apply_config_patch() -> None:
     public, secrets = apply_config({"a": 1, "b": 2}, {"botToken": "x"}, {"a": None, "c": 3, "appSecret": "s"})
     assert public == {"b": 2, "c": 3}
     assert secrets == {"botToken": "x", "appSecret": "s"}
+
+
+def test_concurrent_first_use_agrees_on_one_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "keys" / crypto.KEY_FILE
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: crypto._read_or_create_key_file(path), range(16)))
+    assert len(keys) == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == [crypto.KEY_FILE]

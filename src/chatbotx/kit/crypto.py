@@ -7,9 +7,11 @@ keys may be given comma-separated: the first encrypts, all decrypt (key rotation
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +39,19 @@ def _fernet_key(secret: str) -> bytes:
 
 
 def _read_or_create_key_file(path: Path) -> str:
-    """The key in `path`, created atomically with mode 0600 if missing (two processes agree on one key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    """The key in `path`, created with mode 0600 if missing; concurrent first uses agree on one key."""
+    if path.exists():
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(Fernet.generate_key().decode() + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-", suffix=".tmp")  # created 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(Fernet.generate_key().decode() + "\n")
+        # link() publishes the complete file atomically and fails if another process got there first.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
     return path.read_text().strip()
 
 
@@ -52,6 +59,8 @@ def _read_or_create_key_file(path: Path) -> str:
 def _cipher(secret_key: str | None, data_dir: str) -> MultiFernet:
     source = secret_key or _read_or_create_key_file(Path(data_dir) / KEY_FILE)
     keys = [k for k in source.split(",") if k.strip()]
+    if not keys:
+        raise ValueError("CHATBOTX_SECRET_KEY (or the key file) holds no key")
     return MultiFernet([Fernet(_fernet_key(k)) for k in keys])
 
 
