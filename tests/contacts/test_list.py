@@ -200,3 +200,24 @@ async def test_no_n_plus_one(tenant: Tenant) -> None:
     assert counts[5] == counts[50], counts
     # count + page + custom fields + tags + notes + contact inboxes + latest conversations
     assert counts[50] <= 7, counts
+
+
+async def test_page_count_follows_writes_made_elsewhere(tenant: Tenant) -> None:
+    """Totals are cached briefly, yet a page that is not full always tells the exact count."""
+    ws = int(tenant.workspace_id)
+    api = tenant.client
+    await helpers.add(*(Contact(workspace_id=ws, first_name=f"w{i}") for i in range(3)))
+    assert (await api.get(BASE, params={"perPage": 2})).json()["pageCount"] == 2
+    await helpers.add(
+        *(Contact(workspace_id=ws, first_name=f"x{i}") for i in range(3))
+    )  # not through the API
+    body = (await api.get(BASE, params={"perPage": 2, "page": 3})).json()
+    assert len(body["data"]) == 2 and body["pageCount"] >= 3
+    body = (await api.get(BASE, params={"perPage": 50})).json()
+    assert len(body["data"]) == 6 and body["pageCount"] == 1
+    # Writes through the API forget the cached totals at once.
+    created = await api.post(BASE, json={"firstName": "new"})
+    assert created.status_code == 200
+    assert (await api.get(BASE, params={"perPage": 1})).json()["pageCount"] == 7
+    assert (await api.delete(f"{BASE}/{created.json()['id']}")).status_code == 204
+    assert (await api.get(BASE, params={"perPage": 1})).json()["pageCount"] == 6

@@ -6,11 +6,11 @@ The dicts have camelCase keys, ids as strings and aware datetimes, so they go st
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.models import (
@@ -128,52 +128,51 @@ def _inbox_columns(prefix: str) -> list[Any]:
     return [_INBOX[name].label(f"{prefix}{name}") for name in names]
 
 
-async def _custom_fields(session: AsyncSession, ids: list[int]) -> Iterable[Any]:
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+
+
+def _custom_fields_stmt() -> Select[Any]:
     c = ContactCustomField.__table__.c
-    stmt = (
+    return (
         select(c.id, c.created_at, c.updated_at, c.value, c.contact_id, c.custom_field_id)
-        .where(c.contact_id.in_(ids))
+        .where(c.contact_id.in_(_IDS))
         .order_by(c.contact_id, c.id)
     )
-    return (await session.execute(stmt)).all()
 
 
-async def _tags(session: AsyncSession, ids: list[int]) -> Iterable[Any]:
+def _tags_stmt() -> Select[Any]:
     t = Tag.__table__.c
     ct = ContactTag.__table__.c
-    stmt = (
+    return (
         select(
             ct.contact_id, t.id, t.created_at, t.updated_at, t.name, t.deleted_at, t.folder_id, t.workspace_id
         )
         .join(Tag.__table__, t.id == ct.tag_id)
-        .where(ct.contact_id.in_(ids), t.deleted_at.is_(None))
+        .where(ct.contact_id.in_(_IDS), t.deleted_at.is_(None))
         .order_by(ct.contact_id, t.name)
     )
-    return (await session.execute(stmt)).all()
 
 
-async def _notes(session: AsyncSession, ids: list[int]) -> Iterable[Any]:
+def _notes_stmt() -> Select[Any]:
     n = ContactNote.__table__.c
-    stmt = (
+    return (
         select(n.id, n.created_at, n.updated_at, n.text, n.contact_id, n.created_by_id)
-        .where(n.contact_id.in_(ids))
+        .where(n.contact_id.in_(_IDS))
         .order_by(n.contact_id, n.created_at.desc(), n.id.desc())
     )
-    return (await session.execute(stmt)).all()
 
 
-async def _contact_inboxes(session: AsyncSession, ids: list[int]) -> Iterable[Any]:
+def _contact_inboxes_stmt() -> Select[Any]:
     ci = ContactInbox.__table__.c
-    stmt = (
+    return (
         select(ci.id.label("ci_id"), ci.contact_id, ci.inbox_id, *_inbox_columns("i_"))
         .join(Inbox.__table__, _INBOX.id == ci.inbox_id)
-        .where(ci.contact_id.in_(ids))
+        .where(ci.contact_id.in_(_IDS))
         .order_by(ci.contact_id, ci.created_at, ci.id)
     )
-    return (await session.execute(stmt)).all()
 
 
-async def _latest_conversations(session: AsyncSession, ids: list[int]) -> Iterable[Any]:
+def _latest_conversations_stmt() -> Select[Any]:
     """Each contact's latest conversation (by lastActivityAt), its assignee, team and inbox: one query."""
     cv = Conversation.__table__.c
     ranked = (
@@ -183,11 +182,11 @@ async def _latest_conversations(session: AsyncSession, ids: list[int]) -> Iterab
             .over(partition_by=cv.contact_id, order_by=(cv.last_activity_at.desc(), cv.id.desc()))
             .label("rn"),
         )
-        .where(cv.contact_id.in_(ids))
+        .where(cv.contact_id.in_(_IDS))
         .subquery()
     )
     r = ranked.c
-    stmt = (
+    return (
         select(
             r.id,
             r.created_at,
@@ -228,7 +227,18 @@ async def _latest_conversations(session: AsyncSession, ids: list[int]) -> Iterab
         .outerjoin(Inbox.__table__, _INBOX.id == r.inbox_id)
         .where(r.rn == 1)
     )
-    return (await session.execute(stmt)).all()
+
+
+# Built once: constructing and cache-keying these on every request cost more than running them.
+_CUSTOM_FIELDS = _custom_fields_stmt()
+_TAGS = _tags_stmt()
+_NOTES = _notes_stmt()
+_CONTACT_INBOXES = _contact_inboxes_stmt()
+_LATEST_CONVERSATIONS = _latest_conversations_stmt()
+
+
+async def _rows(session: AsyncSession, stmt: Select[Any], ids: list[int]) -> Sequence[Any]:
+    return (await session.execute(stmt, {"ids": ids})).all()
 
 
 def _conversation(row: Any) -> dict[str, Any]:
@@ -288,7 +298,7 @@ async def contacts_out(session: AsyncSession, contacts: Sequence[Any]) -> list[d
         return out
     by_id = {int(item["id"]): item for item in out}
     ids = list(by_id)
-    for row in await _custom_fields(session, ids):
+    for row in await _rows(session, _CUSTOM_FIELDS, ids):
         by_id[row.contact_id]["contactCustomFields"].append(
             {
                 "id": str(row.id),
@@ -299,7 +309,7 @@ async def contacts_out(session: AsyncSession, contacts: Sequence[Any]) -> list[d
                 "customFieldId": str(row.custom_field_id),
             }
         )
-    for row in await _tags(session, ids):
+    for row in await _rows(session, _TAGS, ids):
         by_id[row.contact_id]["tags"].append(
             {
                 "id": str(row.id),
@@ -311,7 +321,7 @@ async def contacts_out(session: AsyncSession, contacts: Sequence[Any]) -> list[d
                 "workspaceId": str(row.workspace_id),
             }
         )
-    for row in await _notes(session, ids):
+    for row in await _rows(session, _NOTES, ids):
         by_id[row.contact_id]["contactNotes"].append(
             {
                 "id": str(row.id),
@@ -322,7 +332,7 @@ async def contacts_out(session: AsyncSession, contacts: Sequence[Any]) -> list[d
                 "createdById": _sid(row.created_by_id),
             }
         )
-    for row in await _contact_inboxes(session, ids):
+    for row in await _rows(session, _CONTACT_INBOXES, ids):
         inbox = _inbox(row, "i_")
         by_id[row.contact_id]["contactInboxes"].append(
             {
@@ -333,7 +343,7 @@ async def contacts_out(session: AsyncSession, contacts: Sequence[Any]) -> list[d
                 "inbox": inbox,
             }
         )
-    for row in await _latest_conversations(session, ids):
+    for row in await _rows(session, _LATEST_CONVERSATIONS, ids):
         by_id[row.contact_id]["conversation"] = _conversation(row)
     return out
 
