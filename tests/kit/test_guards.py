@@ -20,3 +20,16 @@ async def test_nul_in_body_is_422_and_writes_nothing(api: httpx.AsyncClient) -> 
     response = await api.post("/api/v1/tags", json={"name": "a\u0000b"})
     assert response.status_code == 422
     assert (await api.get("/api/v1/tags")).json() == []
+
+
+async def test_concurrent_requests_of_two_workspaces_stay_apart(tenant, other_tenant) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    await tenant.client.post("/api/v1/tags", json={"name": "mine"})
+    await other_tenant.client.post("/api/v1/tags", json={"name": "theirs"})
+    for _ in range(5):
+        mine, theirs = await asyncio.gather(
+            tenant.client.get("/api/v1/tags"), other_tenant.client.get("/api/v1/tags")
+        )
+        assert [t["name"] for t in mine.json()] == ["mine"]
+        assert [t["name"] for t in theirs.json()] == ["theirs"]

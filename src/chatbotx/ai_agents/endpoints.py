@@ -12,9 +12,8 @@ from chatbotx.kit.db import SessionDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.lists.paging import OptionalPageDep
-from chatbotx.lists.params import reject_nul_bytes
 
-router = APIRouter(prefix="/api/v1/ai-agents", tags=["AI Agents"], dependencies=[Depends(reject_nul_bytes)])
+router = APIRouter(prefix="/api/v1/ai-agents", tags=["AI Agents"])
 Reader = Annotated[Principal, Depends(require("ai_agents.list"))]
 
 

@@ -14,9 +14,8 @@ from chatbotx.kit.pagination import Page, PageDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.lists.paging import OptionalPageDep
-from chatbotx.lists.params import reject_nul_bytes
 
-router = APIRouter(prefix="/api/v1/broadcasts", tags=["Broadcasts"], dependencies=[Depends(reject_nul_bytes)])
+router = APIRouter(prefix="/api/v1/broadcasts", tags=["Broadcasts"])
 Reader = Annotated[Principal, Depends(require("broadcasts.list"))]
 IdOrName = Annotated[str, Path(description="Broadcast id or name", max_length=200)]
 

@@ -13,11 +13,9 @@ from chatbotx.kit.db import SessionDep
 from chatbotx.kit.pagination import MAX_PAGE, MAX_PER_PAGE, CursorPage
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
-from chatbotx.lists.params import query_id, query_ids, reject_nul_bytes
+from chatbotx.lists.params import query_id, query_ids
 
-router = APIRouter(
-    prefix="/api/v1/conversations", tags=["Conversations"], dependencies=[Depends(reject_nul_bytes)]
-)
+router = APIRouter(prefix="/api/v1/conversations", tags=["Conversations"])
 Reader = Annotated[Principal, Depends(require("conversations.list"))]
 Channel = Literal[
     "omnichannel", "webchat", "messenger", "whatsapp", "zalo", "smtp", "telegram", "instagram", "tiktok"

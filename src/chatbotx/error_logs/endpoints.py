@@ -12,9 +12,8 @@ from chatbotx.kit.db import SessionDep
 from chatbotx.kit.pagination import SORT_DESCRIPTION, Page, PageDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
-from chatbotx.lists.params import reject_nul_bytes
 
-router = APIRouter(prefix="/api/v1/error-logs", tags=["Error Logs"], dependencies=[Depends(reject_nul_bytes)])
+router = APIRouter(prefix="/api/v1/error-logs", tags=["Error Logs"])
 Reader = Annotated[Principal, Depends(require("error_logs.list"))]
 
 

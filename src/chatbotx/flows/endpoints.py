@@ -13,9 +13,9 @@ from chatbotx.kit.ids import parse_id
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.lists.paging import OptionalPageDep
-from chatbotx.lists.params import query_id, reject_nul_bytes
+from chatbotx.lists.params import query_id
 
-router = APIRouter(prefix="/api/v1/flows", tags=["Flows"], dependencies=[Depends(reject_nul_bytes)])
+router = APIRouter(prefix="/api/v1/flows", tags=["Flows"])
 Reader = Annotated[Principal, Depends(require("flows.list"))]
 Editor = Annotated[Principal, Depends(require("flows.edit"))]
 FlowId = Annotated[str, Path(description="Flow id", max_length=40)]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from chatbotx.kit.schemas import IdIn, IdStr, InputSchema, OptIdStr, Schema
-from chatbotx.lists.params import no_nul
 
 FlowStatus = Literal["draft", "published"]
-Text = Annotated[str, AfterValidator(no_nul)]
 
 
 class Flow(Schema):
@@ -31,16 +29,16 @@ class FlowDetail(Flow):
 
 
 class FlowCreate(InputSchema):
-    name: Text = Field(min_length=1, max_length=200, description="Flow name, unique in the workspace")
-    description: Text | None = Field(default=None, max_length=5000)
+    name: str = Field(min_length=1, max_length=200, description="Flow name, unique in the workspace")
+    description: str | None = Field(default=None, max_length=5000)
     folder_id: IdIn | None = Field(default=None, description="Folder id")
     status: FlowStatus = Field(default="draft")
     definition: dict[str, Any] = Field(default_factory=dict, description="The flow graph (JSON object)")
 
 
 class FlowUpdate(InputSchema):
-    name: Text | None = Field(default=None, min_length=1, max_length=200)
-    description: Text | None = Field(default=None, max_length=5000)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
     folder_id: IdIn | None = Field(default=None, description="Folder id (null to clear)")
     status: FlowStatus | None = None
     definition: dict[str, Any] | None = Field(default=None, description="Replaces the definition")

@@ -12,11 +12,8 @@ from chatbotx.kit.db import SessionDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.lists.paging import OptionalPageDep
-from chatbotx.lists.params import reject_nul_bytes
 
-router = APIRouter(
-    prefix="/api/v1/integrations", tags=["Integrations"], dependencies=[Depends(reject_nul_bytes)]
-)
+router = APIRouter(prefix="/api/v1/integrations", tags=["Integrations"])
 Reader = Annotated[Principal, Depends(require("integrations.list"))]
 
 

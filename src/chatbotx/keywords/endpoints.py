@@ -12,9 +12,9 @@ from chatbotx.kit.db import SessionDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.lists.paging import OptionalPageDep
-from chatbotx.lists.params import query_id, reject_nul_bytes
+from chatbotx.lists.params import query_id
 
-router = APIRouter(prefix="/api/v1/keywords", tags=["Keywords"], dependencies=[Depends(reject_nul_bytes)])
+router = APIRouter(prefix="/api/v1/keywords", tags=["Keywords"])
 Reader = Annotated[Principal, Depends(require("keywords.list"))]
 
 

@@ -35,7 +35,7 @@ def parse_id(value: str | int) -> int | None:
     if isinstance(value, int):
         return value if 0 < value < 2**63 else None
     text = value.strip()
-    if not text.isdigit() or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
         return None
     number = int(text)
     return number if 0 < number < 2**63 else None

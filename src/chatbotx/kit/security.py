@@ -163,7 +163,8 @@ class AuthMiddleware:
             if principal is None:
                 error = Unauthorized("Invalid or revoked API token.")
             else:
-                scope.setdefault("state", {})["principal"] = principal
+                # A fresh state dict: a server may share one across requests (asgi-lifespan does).
+                scope["state"] = {**scope.get("state", {}), "principal": principal}
                 if self.limiter is not None:
                     wait = self.limiter.hit(str(principal.token_id))
                     if wait:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import ColumnElement, func, or_
 
 from chatbotx.kit.errors import invalid_field
@@ -38,17 +37,3 @@ def contains_any(keyword: str, *columns: Any) -> ColumnElement[bool]:
     """Case-insensitive substring match on any of `columns`; LIKE wildcards in `keyword` are literal."""
     needle = keyword.strip().lower()
     return or_(*(func.lower(column).contains(needle, autoescape=True) for column in columns))
-
-
-def reject_nul_bytes(request: Request) -> None:
-    """A router dependency: a NUL byte in the path or query is a 422 (PostgreSQL text cannot hold one)."""
-    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
-        if isinstance(value, str) and "\x00" in value:
-            raise invalid_field(name, "must not contain NUL bytes")
-
-
-def no_nul(value: str | None) -> str | None:
-    """A validator for body strings stored in text columns."""
-    if value is not None and "\x00" in value:
-        raise ValueError("must not contain NUL bytes")
-    return value

@@ -11,11 +11,10 @@ from chatbotx.kit.ids import parse_id
 from chatbotx.kit.pagination import SORT_DESCRIPTION, Page, PageDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
-from chatbotx.lists.params import reject_nul_bytes
 from chatbotx.sequences import service
 from chatbotx.sequences.schemas import Sequence, SequenceDetail
 
-router = APIRouter(prefix="/api/v1/sequences", tags=["Sequences"], dependencies=[Depends(reject_nul_bytes)])
+router = APIRouter(prefix="/api/v1/sequences", tags=["Sequences"])
 Reader = Annotated[Principal, Depends(require("sequences.list"))]
 
 

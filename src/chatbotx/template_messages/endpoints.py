@@ -10,13 +10,11 @@ from chatbotx.kit.db import SessionDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.lists.paging import OptionalPageDep
-from chatbotx.lists.params import query_id, reject_nul_bytes
+from chatbotx.lists.params import query_id
 from chatbotx.template_messages import service
 from chatbotx.template_messages.schemas import TemplateMessage, TemplateStatus
 
-router = APIRouter(
-    prefix="/api/v1/template-messages", tags=["Template Messages"], dependencies=[Depends(reject_nul_bytes)]
-)
+router = APIRouter(prefix="/api/v1/template-messages", tags=["Template Messages"])
 Reader = Annotated[Principal, Depends(require("template_messages.list"))]
 
 

@@ -10,11 +10,10 @@ from chatbotx.kit.db import SessionDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.lists.paging import OptionalPageDep
-from chatbotx.lists.params import reject_nul_bytes
 from chatbotx.triggers import service
 from chatbotx.triggers.schemas import Trigger
 
-router = APIRouter(prefix="/api/v1/triggers", tags=["Triggers"], dependencies=[Depends(reject_nul_bytes)])
+router = APIRouter(prefix="/api/v1/triggers", tags=["Triggers"])
 Reader = Annotated[Principal, Depends(require("triggers.list"))]
 
 

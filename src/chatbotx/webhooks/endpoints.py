@@ -10,11 +10,10 @@ from chatbotx.kit.db import SessionDep
 from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.lists.paging import OptionalPageDep
-from chatbotx.lists.params import reject_nul_bytes
 from chatbotx.webhooks import service
 from chatbotx.webhooks.schemas import Webhook
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["Webhooks"], dependencies=[Depends(reject_nul_bytes)])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["Webhooks"])
 Reader = Annotated[Principal, Depends(require("webhooks.list"))]
 
 
