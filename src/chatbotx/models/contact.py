@@ -38,7 +38,8 @@ class Contact(IdMixin, TimestampMixin, Base):
     last_interaction_at: Mapped[dt.datetime | None]
 
 
-Index("ix_contact_ws_created", Contact.workspace_id, Contact.created_at)
+# id breaks ties of created_at (bulk imports share one timestamp): the default list order is index-only.
+Index("ix_contact_ws_created", Contact.workspace_id, Contact.created_at, Contact.id)
 Index("ix_contact_ws_email", Contact.workspace_id, Contact.email)
 Index("ix_contact_ws_phone", Contact.workspace_id, Contact.phone_number)
 Index("ix_contact_ws_first_name", Contact.workspace_id, Contact.first_name)

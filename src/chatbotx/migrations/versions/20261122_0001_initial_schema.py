@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 14:02:34.322462
+Create Date: 2026-11-22 14:21:01.850032
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact")),
     )
     with op.batch_alter_table("contact", schema=None) as batch_op:
-        batch_op.create_index("ix_contact_ws_created", ["workspace_id", "created_at"], unique=False)
+        batch_op.create_index("ix_contact_ws_created", ["workspace_id", "created_at", "id"], unique=False)
         batch_op.create_index("ix_contact_ws_email", ["workspace_id", "email"], unique=False)
         batch_op.create_index("ix_contact_ws_first_name", ["workspace_id", "first_name"], unique=False)
         batch_op.create_index(
