@@ -10,16 +10,9 @@ import click
 
 MAX_COLUMNS = 8
 PREFERRED_COLUMNS = (
-    "id",
-    "name",
-    "fullName",
-    "firstName",
-    "lastName",
-    "email",
-    "phoneNumber",
-    "type",
-    "status",
-)
+    "id", "name", "fullName", "firstName", "lastName", "email", "phoneNumber", "shortcut", "text", "content",
+    "type", "channel", "direction", "status", "value",
+)  # fmt: skip
 # Shown in the key/value view but left out of tables, where width is scarce.
 NOISY_COLUMNS = frozenset({"updatedAt", "deletedAt", "workspaceId"})
 CELL_LIMIT = 60
@@ -79,7 +72,7 @@ def print_human(data: Any) -> None:
         if not items:
             console.print("(no results)")
         elif all(isinstance(r, dict) for r in items):
-            cols = columns_for(items)[: max(3, console.width // 16)]
+            cols = columns_for(items)[: max(3, console.width // 20)]
             table = Table(show_lines=False)
             for col in cols:
                 # ids are copied into other commands: never wrapped or cut
