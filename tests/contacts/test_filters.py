@@ -306,3 +306,51 @@ def test_filter_clause_is_usable_without_a_session() -> None:
     for dialect in (postgresql.dialect(), sqlite.dialect()):
         assert "contact_custom_field" in str(stmt.compile(dialect=dialect))
     assert parse_contact_filter(None) is None and parse_contact_filter("  ") is None
+
+
+@pytest.mark.parametrize(
+    "contact_filter",
+    [
+        one("fullName", "eq", "a\x00b"),
+        one("tags", "in", ["x\x00"]),
+        one("contactCreatedAt", "gt", "9999-12-31"),
+        one("contactCreatedAt", "lte", "9999-12-31T23:59:59.999999"),
+        one("contactCreatedDateMinutesAgo", "gt", 1e300),
+        one("contactCreatedDateMinutesAgo", "lt", "NaN"),
+        one("existingContact", "in", [99999999999999999999999]),
+        one("fullName", "eq", {"nested": True}),
+        one("fullName", "in", [[1]]),
+    ],
+)
+async def test_odd_values_are_422_never_500(tenant: Tenant, contact_filter: Any) -> None:
+    response = await tenant.client.get(BASE, params={"contactFilter": json.dumps(contact_filter)})
+    assert response.status_code == 422, response.text
+
+
+async def test_odd_custom_field_values_are_422(tenant: Tenant) -> None:
+    score = await helpers.custom_field(tenant.workspace_id, "score", "number")
+    when = await helpers.custom_field(tenant.workspace_id, "when", "datetime")
+    for contact_filter in (
+        one("customFields", "gt", "1e400", customFieldId=score.id),
+        one("customFields", "eq", "nope\x00", customFieldId=score.id),
+        one("customFields", "gt", "9999-12-31T23:59:59-05:00", customFieldId=when.id),
+    ):
+        response = await tenant.client.get(BASE, params={"contactFilter": json.dumps(contact_filter)})
+        assert response.status_code == 422, response.text
+    # Huge stored numbers compare fine (no fixed precision in the cast).
+    contact = await helpers.contact(tenant.workspace_id, first_name="Big")
+    await helpers.field_value(contact.id, score.id, "1" + "0" * 40)
+    assert await names(tenant.client, one("customFields", "gt", 5, customFieldId=score.id)) == {"Big"}
+
+
+async def test_nul_characters_are_refused(tenant: Tenant) -> None:
+    api = tenant.client
+    assert (await api.get(BASE, params={"keyword": "a\x00"})).status_code == 422
+    assert (await api.post(BASE, json={"firstName": "a\x00b"})).status_code == 422
+    contact = (await api.post(BASE, json={"firstName": "ok"})).json()
+    assert (await api.post(f"{BASE}/{contact['id']}/notes", json={"text": "\x00"})).status_code == 422
+    field = await helpers.custom_field(tenant.workspace_id, "t", "shortText")
+    response = await api.get(
+        f"{BASE}/find-by-custom-field", params={"customFieldId": field.id, "value": "\x00"}
+    )
+    assert response.status_code == 422

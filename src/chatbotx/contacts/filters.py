@@ -258,10 +258,25 @@ def _condition(workspace_id: int, raw: Any, path: str, types: Mapping[int, str])
             f"{path}.operator", f"{operator!r} does not apply to {field} ({kind}); use {allowed}"
         )
     cond = _Cond(path, field, operator, raw.get("value"), raw)
-    return _FIELD_BUILDERS[field](workspace_id, cond, types)
+    if _has_nul(cond.value):
+        raise cond.error("must not contain NUL characters")
+    try:
+        return _FIELD_BUILDERS[field](workspace_id, cond, types)
+    except (OverflowError, ValueError, ArithmeticError):
+        # Dates past year 9999, minutes beyond any calendar...: a bad value, never a 500.
+        raise cond.error("is out of range") from None
 
 
 # ------------------------------------------------------------------------------------------ value checks
+
+
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL text cannot hold NUL; refuse it up front rather than fail in the database."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def _scalar_list(cond: _Cond) -> list[Any]:
@@ -297,6 +312,9 @@ def _bool(cond: _Cond) -> bool:
     raise cond.error("must be true or false")
 
 
+MAX_NUMBER = Decimal(10) ** 30
+
+
 def _number(cond: _Cond, value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise cond.error("must be a number")
@@ -304,8 +322,8 @@ def _number(cond: _Cond, value: Any) -> Decimal:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise cond.error("must be a number") from None
-    if not number.is_finite():
-        raise cond.error("must be a finite number")
+    if not number.is_finite() or abs(number) >= MAX_NUMBER:
+        raise cond.error("must be a finite number below 1e30")
     return number
 
 
@@ -683,10 +701,10 @@ def _typed_value_clause(cond: _Cond, field_type: str, op: str, value_col: Any) -
         return value_col == coerce_value("boolean", cond.value, field=path)
     if field_type == "number":
         # CASE guards the cast: PostgreSQL evaluates it only for rows of a number field.
-        number = case((CustomField.type == "number", cast(value_col, Numeric(38, 10))))
+        number = case((CustomField.type == "number", cast(value_col, Numeric())))
 
         def num(v: Any) -> Any:
-            return literal(Decimal(coerce_value("number", v, field=path) or "0"), Numeric(38, 10))
+            return literal(_number(cond, coerce_value("number", v, field=path)), Numeric())
 
         if op == "in":
             return number.in_([num(v) for v in _scalar_list(cond)])
@@ -757,6 +775,8 @@ def keyword_clause(keyword: str) -> ColumnElement[bool]:
 
     Written as lower(col) LIKE '%kw%' so PostgreSQL's trigram indexes on lower(col) (migration 0002) apply.
     """
+    if "\x00" in keyword:
+        raise invalid_field("keyword", "must not contain NUL characters")
     needle = keyword.strip().lower()
     pattern = f"%{_like_escape(needle)}%"
     clauses = [func.lower(column).like(pattern, escape="\\") for column in KEYWORD_COLUMNS]

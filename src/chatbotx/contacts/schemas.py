@@ -171,6 +171,13 @@ class _ContactFields(InputSchema):
         default=None, description="Receives broadcasts (sets or clears broadcastSubscribedAt)"
     )
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str | None) -> str | None:
@@ -201,3 +208,10 @@ class ContactUpsert(_ContactFields):
 
 class ContactNoteCreate(InputSchema):
     text: str = Field(min_length=1, max_length=10_000, description="The note text")
+
+    @field_validator("text")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value

@@ -353,6 +353,8 @@ async def find_by_custom_field(
         )
     if field is None:
         raise NotFound(f"Custom field {custom_field_id!r} not found.", resource="customField")
+    if "\x00" in value:
+        raise invalid_field("value", "must not contain NUL characters")
     stored = coerce_value(field.type, value, field="value")
     ccf = ContactCustomField.__table__.c
     stmt = (
