@@ -15,7 +15,7 @@ from chatbotx.tags.schemas import Tag
 Gender = Literal["male", "female", "other"]
 
 
-class ContactCustomFieldValue(Schema):
+class ContactFieldValue(Schema):
     id: IdStr
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -125,7 +125,7 @@ class Contact(Schema):
     broadcast_subscribed_at: dt.datetime | None = None
     blocked_at: dt.datetime | None = None
     workspace_id: IdStr
-    contact_custom_fields: list[ContactCustomFieldValue]
+    contact_custom_fields: list[ContactFieldValue]
     tags: list[Tag]
     contact_notes: list[ContactNote]
     contact_inboxes: list[ContactInbox]
