@@ -72,6 +72,22 @@ class LiveServer:
         if missing:
             pytest.skip(f"server does not have {', '.join(missing)} yet")
 
+    def insert(self, *rows: Any) -> None:
+        """Write model rows straight to this server's database (for resources the API only reads)."""
+        from chatbotx.kit.db import Database, commit
+        from chatbotx.settings import Settings
+
+        async def write() -> None:
+            database = Database(Settings(data_dir=self.data_dir, database_url=self.database_url))
+            try:
+                async with database.sessionmaker() as session:
+                    session.add_all(rows)
+                    await commit(session)
+            finally:
+                await database.dispose()
+
+        asyncio.run(write())
+
     def new_workspace(self) -> str:
         """A fresh workspace on this server's database; returns its owner token."""
         from chatbotx.kit.db import Database, commit

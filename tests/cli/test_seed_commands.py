@@ -327,14 +327,20 @@ def test_conversations_list(cli: Cli) -> None:
 
 def test_broadcasts(cli: Cli) -> None:
     cli.server.require("listBroadcasts", "getBroadcast", "getBroadcastAudience")
+    from chatbotx.models import Broadcast
+
     listed = cli("broadcasts", "list", "--json").json()
     assert (listed["data"] if isinstance(listed, dict) else listed) == []
     missing = cli("broadcasts", "get", "Spring sale", check=False)
     assert missing.code == 1 and "NOT_FOUND" in missing.err
-    audience = cli(
-        "broadcasts", "audience", "get", "Spring sale", "--page", "1", "--perPage", "5", check=False
-    )
-    assert audience.code == 1 and "NOT_FOUND" in audience.err
+    workspace_id = int(cli("workspaces", "get", "--json").json()["id"])
+    cli.server.insert(Broadcast(workspace_id=workspace_id, name="Spring sale", audience={}))
+    contact = make_contact(cli)
+    got = cli("broadcasts", "get", "Spring sale", "--json").json()
+    assert got["name"] == "Spring sale"
+    assert cli("broadcasts", "list", "-q").out.split() == [got["id"]]
+    audience = cli("broadcasts", "audience", "get", "Spring sale", "--page", "1", "--perPage", "5", "--json")
+    assert [c["id"] for c in audience.json()["data"]] == [contact["id"]]
 
 
 def test_flows_list(cli: Cli) -> None:
@@ -347,12 +353,18 @@ def test_flows_list(cli: Cli) -> None:
 
 def test_sequences(cli: Cli) -> None:
     cli.server.require("listSequences", "getSequence")
-    page = cli(
-        "sequences", "list", "--page", "1", "--perPage", "5", "--sort", '[{"id":"createdAt"}]', "--json"
-    )
+    from chatbotx.models import Sequence
+
+    sort = '[{"id":"createdAt"}]'
+    page = cli("sequences", "list", "--page", "1", "--perPage", "5", "--sort", sort, "--json")
     assert page.json()["data"] == []
     missing = cli("sequences", "get", "1", check=False)
     assert missing.code == 1 and "NOT_FOUND" in missing.err
+    workspace_id = int(cli("workspaces", "get", "--json").json()["id"])
+    cli.server.insert(Sequence(workspace_id=workspace_id, name="Onboarding"))
+    listed = cli("sequences", "list", "--page", "1", "--perPage", "5", "--json").json()["data"]
+    assert [s["name"] for s in listed] == ["Onboarding"]
+    assert cli("sequences", "get", listed[0]["id"], "--json").json()["name"] == "Onboarding"
 
 
 def test_simple_lists(cli: Cli) -> None:
@@ -386,3 +398,12 @@ def test_error_logs_list(cli: Cli) -> None:
         "--keyword", "x", "--json",
     ).json()  # fmt: skip
     assert data["data"] == [] and data["pageCount"] == 0
+
+
+def test_saved_replies_list(cli: Cli) -> None:
+    cli.server.require("listSavedReplies", "createSavedReply")
+    cli("saved-replies", "create", "--shortcut", "hi", "--text", "Hello there")
+    listed = cli("saved-replies", "list", "--json").json()
+    items = listed["data"] if isinstance(listed, dict) else listed
+    assert [(r["shortcut"], r["text"]) for r in items] == [("hi", "Hello there")]
+    assert "Hello there" in cli("saved-replies", "list").out
