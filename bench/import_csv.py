@@ -1,0 +1,186 @@
+"""CSV import of 100,000 contacts on PostgreSQL: rows/s (target >= 20,000) and peak RSS, beside a raw COPY.
+
+Runs the IMPORTS service in this process (`chatbotx.imports.service.run_import`, as the worker does) on a
+fresh database, sampling RSS every 20 ms; a smaller file first shows whether peak memory grows with the
+file. The baseline is asyncpg COPY of the same rows into a table shaped like `contact`.
+Run: `python -m bench import_csv` (BENCH_IMPORT_SIZES=20000,100000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from bench.common import FIRST, LAST, asyncpg_dsn, fresh_store, log
+
+SIZES = [int(s) for s in os.environ.get("BENCH_IMPORT_SIZES", "20000,100000").split(",")]
+TARGET_ROWS_S = 20_000
+
+
+def write_csv(path: Path, rows: int) -> None:
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["First Name", "Last Name", "Email", "Phone", "Country", "Tags"])
+        for i in range(rows):
+            first, last = FIRST[i % 10], LAST[(i // 10) % 10]
+            writer.writerow(
+                [
+                    first,
+                    f"{last}{i}",
+                    f"{first.lower()}.{i}@example.org",
+                    f"+1555{i:07d}",
+                    "US",
+                    f"csv,batch{i % 5}",
+                ]
+            )
+
+
+class PeakRss:
+    """Samples this process's RSS in a thread; `peak_mb` is the highest reading."""
+
+    def __init__(self, interval: float = 0.02):
+        self.interval = interval
+        self.process = psutil.Process()
+        self.peak = self.process.memory_info().rss
+        self.start = self.peak
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 1_048_576
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.start) / 1_048_576
+
+
+async def run_import(store_workspace: int, csv_path: Path) -> tuple[float, dict[str, int], PeakRss]:
+    from chatbotx.imports import service
+    from chatbotx.imports.schemas import ContactImportCreate
+    from chatbotx.kit import db
+    from chatbotx.models import ImportJob, StoredFile
+
+    database = db.get_database()
+    relative = f"{store_workspace}/{csv_path.name}"
+    target = database.settings.files_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(csv_path, target)
+    async with database.sessionmaker() as session:
+        stored = StoredFile(
+            workspace_id=store_workspace,
+            filename=csv_path.name,
+            content_type="text/csv",
+            size=target.stat().st_size,
+            sha256=hashlib.sha256(target.read_bytes()).hexdigest(),
+            path=relative,
+        )
+        session.add(stored)
+        await session.flush()
+        job, _ = await service.create_import(session, store_workspace, ContactImportCreate(file_id=stored.id))
+        await session.commit()  # a plain commit: the queued task is not sent, this process runs the job
+        job_id = job.id
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        await service.run_import(job_id)
+        elapsed = time.perf_counter() - started
+    async with database.sessionmaker() as session:
+        done = await session.get(ImportJob, job_id)
+        assert done is not None
+        counts = {
+            "status": done.status,
+            "created": done.created_count,
+            "updated": done.updated_count,
+            "failed": done.failed_count,
+        }
+    return elapsed, counts, rss  # type: ignore[return-value]
+
+
+async def raw_copy(database_url: str, csv_path: Path) -> float:
+    """COPY the same rows (parsed from the CSV) into a table shaped like `contact`: the floor."""
+    import asyncpg
+
+    from bench.common import contact_rows
+
+    with csv_path.open(newline="") as f:
+        count = sum(1 for _ in f) - 1
+    rows = list(contact_rows(1, 0, count))
+    columns = list(rows[0].keys())
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.execute("CREATE TEMP TABLE copy_floor (LIKE contact INCLUDING DEFAULTS)")
+        started = time.perf_counter()
+        await conn.copy_records_to_table(
+            "copy_floor", records=[tuple(r[c] for c in columns) for r in rows], columns=columns
+        )
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+def bench_size(rows: int) -> list[str]:
+    with fresh_store("postgres") as store:
+        assert store.database_url
+        for key, value in store.env().items():
+            if key.startswith("CHATBOTX_"):
+                os.environ[key] = value
+        from chatbotx.kit import db
+        from chatbotx.settings import get_settings
+
+        get_settings.cache_clear()
+        db.set_database(db.Database(get_settings()))
+        csv_path = store.data_dir / f"contacts-{rows}.csv"
+        write_csv(csv_path, rows)
+
+        async def go() -> tuple[float, dict[str, int], PeakRss, float]:
+            try:
+                elapsed, counts, rss = await run_import(store.workspace_id, csv_path)
+                floor = await raw_copy(store.database_url or "", csv_path)
+                return elapsed, counts, rss, floor
+            finally:
+                await db.get_database().dispose()
+                db.set_database(None)
+
+        elapsed, counts, rss, floor = asyncio.run(go())
+    rate = rows / elapsed
+    verdict = "OK" if rate >= TARGET_ROWS_S else "UNDER TARGET"
+    return [
+        f"import {rows:>7,} rows: {elapsed:6.2f}s = {rate:9,.0f} rows/s "
+        f"({verdict}, target {TARGET_ROWS_S:,})  "
+        f"peak RSS {rss.peak_mb:6.1f} MB (+{rss.growth_mb:5.1f} MB during the import)  {counts}",
+        f"raw COPY {rows:>7,} rows: {floor:6.2f}s = {rows / floor:9,.0f} rows/s   import/COPY ratio "
+        f"{(rows / elapsed) / (rows / floor):.3f}",
+    ]
+
+
+def main() -> None:
+    log("== import_csv (PostgreSQL, in-process run_import)")
+    lines = []
+    for rows in SIZES:
+        lines += bench_size(rows)
+        for line in lines[-2:]:
+            log(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""GET /api/v1/contacts?perPage=50&page=3 under wrk, beside a bare Starlette endpoint serving the same bytes.
+
+20,000 then 100,000 contacts with two tags each, on SQLite and PostgreSQL (fresh store each), the real server
+(`chatbotx server start`, rate limit off), 1 worker, and 2 workers on PostgreSQL. Prints req/s, p50, p99, the
+ratio to the bare endpoint, and the server's RSS. Every request reads the database (no response cache).
+Run: `python -m bench list_contacts`
+(BENCH_SIZES=20000,100000 BENCH_BACKENDS=sqlite,postgres BENCH_DURATION=8s).
+Needs wrk (`apt-get install -y wrk`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import httpx
+
+from bench.common import bare_server, chatbotx_server, fresh_store, log, rss_mb, seed_contacts, wrk
+
+PATH = "/api/v1/contacts?perPage=50&page=3"
+SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "20000,100000").split(",")]
+BACKENDS = os.environ.get("BENCH_BACKENDS", "sqlite,postgres").split(",")
+DURATION = os.environ.get("BENCH_DURATION", "8s")
+CHATBOTX_TS = {
+    "rps": 125.0,
+    "p50_ms": 240.0,
+    "rss_mb": 1024.0,
+}  # issue 2: the TypeScript ChatbotX, 20k contacts
+
+
+def bench_one(backend: str, size: int) -> list[str]:
+    lines = []
+    with fresh_store(backend) as store:
+        seconds = asyncio.run(seed_contacts(store, size))
+        log(f"[{backend} {size:,}] seeded {size:,} contacts + {2 * size:,} tags in {seconds:.1f}s")
+        headers = {"Authorization": f"Bearer {store.token}"}
+        for workers in [1, 2] if backend == "postgres" else [1]:
+            with chatbotx_server(store, workers=workers) as server:
+                response = httpx.get(server.url + PATH, headers=headers, timeout=30)
+                response.raise_for_status()
+                assert len(response.json()["data"]) == 50, "expected a full page"
+                wrk(server.url + PATH, headers, duration="2s")  # warm-up
+                api = wrk(server.url + PATH, headers, duration=DURATION)
+                api_rss = rss_mb(server.pid)
+            body_file = store.data_dir / "page3.json"
+            body_file.write_bytes(response.content)
+            with bare_server(body_file, workers=workers) as bare:
+                wrk(bare.url + PATH, duration="2s")
+                base = wrk(bare.url + PATH, duration=DURATION)
+                base_rss = rss_mb(bare.pid)
+            label = f"{backend:8} {size:>7,} contacts  workers={workers}"
+            lines += [
+                f"{label}  chatbotx: {api.line()}   RSS {api_rss:6.1f} MB",
+                f"{label}  bare    : {base.line()}   RSS {base_rss:6.1f} MB",
+                f"{label}  ratio   : {api.requests_per_s / base.requests_per_s:6.3f} of bare req/s; "
+                f"{api.requests_per_s / CHATBOTX_TS['rps']:6.1f}x the TypeScript ChatbotX "
+                f"({CHATBOTX_TS['rps']:.0f} req/s, p50 {CHATBOTX_TS['p50_ms']:.0f} ms); "
+                f"response {len(response.content):,} bytes",
+            ]
+            for line in lines[-3:]:
+                log(line)
+    return lines
+
+
+def main() -> None:
+    log(f"== list_contacts: wrk -t2 -c32 -d{DURATION} --latency GET {PATH}")
+    results = []
+    for backend in BACKENDS:
+        for size in SIZES:
+            results += bench_one(backend, size)
+    log("== list_contacts summary")
+    for line in results:
+        log(line)
+
+
+if __name__ == "__main__":
+    main()
