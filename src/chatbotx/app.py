@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.routing import BaseRoute
 
 import chatbotx
 from chatbotx.kit import db, jobs
@@ -42,6 +43,19 @@ def discover_routers() -> list[APIRouter]:
             r for name, r in vars(endpoints).items() if name.endswith("router") and isinstance(r, APIRouter)
         )
     return routers
+
+
+def _specificity(route: BaseRoute) -> tuple[int, ...]:
+    """Literal path segments sort before parameters at the same position."""
+    path = getattr(route, "path", "")
+    return tuple(1 if segment.startswith("{") else 0 for segment in path.split("/"))
+
+
+def api_routes() -> list[BaseRoute]:
+    """Every domain route, most specific first: `/contacts/imports` must match before `/contacts/{identifier}`
+    whichever router declared its route first. (Each route already carries its router's prefix and tags.)"""
+    routes = [route for router in discover_routers() for route in router.routes]
+    return sorted(routes, key=_specificity)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,8 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in discover_routers():
-        app.include_router(router)
+    app.router.routes.extend(api_routes())
     mcp_http = mount_mcp(app)  # /sse, /sse/messages/ and /mcp; they check the token themselves
 
     @app.get("/healthz", include_in_schema=False)

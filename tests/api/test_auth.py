@@ -129,11 +129,6 @@ async def test_oversize_body_is_413(api: httpx.AsyncClient, settings: Settings) 
     _assert_error(response, 413, "PAYLOAD_TOO_LARGE")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kit.limits: the too-large signal raised inside receive() is swallowed by FastAPI's body parsing "
-    "and answered 400 'error parsing the body'; reported to the lead",
-)
 async def test_oversize_chunked_body_is_413(api: httpx.AsyncClient, settings: Settings) -> None:
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit must count what arrives
         yield b'{"name": "'

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from chatbotx.imports import service
 from chatbotx.kit import db
@@ -171,11 +170,6 @@ async def test_list_imports_service(tenant) -> None:  # type: ignore[no-untyped-
     assert [str(j.id) for j in jobs] == started[::-1][:2] and page_count == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/v1/contacts/imports is taken by getContact (/api/v1/contacts/{identifier}), mounted "
-    "first; needs app.py to mount literal paths before parametric ones",
-)
 async def test_list_imports_endpoint(api: httpx.AsyncClient) -> None:
     file_id = await upload(api, "email\nlisted@example.com\n")
     job = (await api.post("/api/v1/contacts/import", json={"fileId": file_id})).json()

@@ -33,23 +33,28 @@ class BodyLimitMiddleware:
 
         async def limited_receive() -> Message:
             nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    # Stop reading: the app sees a disconnect, and its answer is replaced by our 413.
                     refused = True
-                    raise _TooLarge()
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            if refused:
-                await _refuse(send, limit)
-
-
-class _TooLarge(Exception):
-    pass
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+        if refused:
+            await _refuse(send, limit)
 
 
 def _has_nul(scope: Scope) -> bool:
