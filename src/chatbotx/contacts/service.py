@@ -6,19 +6,17 @@ Every query is scoped to the workspace; nothing here commits (the request does).
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import BigInteger, ColumnElement, and_, column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.contacts import filters
 from chatbotx.contacts.identifiers import find_contact, parse_identifier, resolve_contact
 from chatbotx.contacts.schemas import ContactNoteCreate, _ContactFields
 from chatbotx.contacts.serialize import contacts_out, select_contact_rows
-from chatbotx.kit.db import after_commit, utcnow
+from chatbotx.kit.db import utcnow
 from chatbotx.kit.errors import Conflict, NotFound, invalid_field
 from chatbotx.kit.fieldtypes import coerce_value
 from chatbotx.kit.ids import parse_id
@@ -112,58 +110,17 @@ async def where_clauses(
     return clauses
 
 
-class CountCache:
-    """List totals per (workspace, filters) for a few seconds, so paging a big list does not count every time.
-
-    Contact writes through this service drop the workspace's entries; writes elsewhere show up within `ttl`,
-    and `list_contacts` corrects the total from the page itself whenever the page is not full.
-    """
-
-    def __init__(self, ttl: float = 3.0, size: int = 10_000):
-        self.ttl = ttl
-        self.size = size
-        self.entries: dict[tuple[Any, ...], tuple[float, int]] = {}
-        self.generations: dict[int, int] = {}
-
-    def _key(self, workspace_id: int, query: ListQuery) -> tuple[Any, ...]:
-        contact_filter = (
-            orjson.dumps(query.contact_filter, option=orjson.OPT_SORT_KEYS) if query.contact_filter else b""
-        )
-        return (
-            workspace_id,
-            self.generations.get(workspace_id, 0),
-            (query.keyword or "").strip().lower(),
-            contact_filter,
-            tuple(sorted(set(query.channels))),
-            tuple(sorted(set(query.inbox_ids))),
-        )
-
-    def get(self, workspace_id: int, query: ListQuery) -> int | None:
-        entry = self.entries.get(self._key(workspace_id, query))
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, workspace_id: int, query: ListQuery, total: int) -> None:
-        if len(self.entries) >= self.size:
-            self.entries.clear()
-        self.entries[self._key(workspace_id, query)] = (time.monotonic() + self.ttl, total)
-
-    def invalidate(self, workspace_id: int) -> None:
-        self.generations[workspace_id] = self.generations.get(workspace_id, 0) + 1
+# Kept exact by database triggers (migration 0003): an unfiltered list reads it instead of counting rows.
+contact_count = table("contact_count", column("workspace_id", BigInteger), column("n", BigInteger))
 
 
-count_cache = CountCache()
-
-
-def _changed(session: AsyncSession, workspace_id: int) -> None:
-    """Forget cached totals of the workspace now, and again once the write commits."""
-    count_cache.invalidate(workspace_id)
-
-    async def again() -> None:
-        count_cache.invalidate(workspace_id)
-
-    after_commit(session, again)
+async def count_contacts(session: AsyncSession, workspace_id: int, clauses: list[ColumnElement[bool]]) -> int:
+    """The exact number of contacts matching `clauses` (the first is always the workspace's own)."""
+    if len(clauses) == 1:
+        stmt = select(contact_count.c.n).where(contact_count.c.workspace_id == workspace_id)
+    else:
+        stmt = select(func.count()).select_from(Contact).where(*clauses)
+    return (await session.scalar(stmt)) or 0
 
 
 async def list_contacts(
@@ -175,22 +132,11 @@ async def list_contacts(
         # A stable order across pages: ties broken by id.
         order = [*order, Contact.id.desc()]
     clauses = await where_clauses(session, workspace_id, query)
-    count_stmt = select(func.count()).select_from(Contact).where(*clauses)
-    total = count_cache.get(workspace_id, query)
-    if total is None:
-        total = (await session.scalar(count_stmt)) or 0
-        count_cache.put(workspace_id, query, total)
-        if page.offset >= total:
-            return [], page.page_count(total)
+    total = await count_contacts(session, workspace_id, clauses)
+    if page.offset >= total:
+        return [], page.page_count(total)
     stmt = select_contact_rows().where(*clauses).order_by(*order).limit(page.per_page).offset(page.offset)
     rows = (await session.execute(stmt)).all()
-    if (rows and len(rows) < page.per_page) or (not rows and page.offset == 0):
-        total = page.offset + len(rows)  # the last page tells the exact total
-    elif rows:
-        total = max(total, page.offset + len(rows))
-    elif total > page.offset:
-        total = (await session.scalar(count_stmt)) or 0  # past the end, yet the cache said otherwise
-    count_cache.put(workspace_id, query, total)
     return await contacts_out(session, rows), page.page_count(total)
 
 
@@ -287,7 +233,6 @@ async def create(
     _apply(contact, values)
     session.add(contact)
     await session.flush()
-    _changed(session, workspace_id)
     return contact
 
 
@@ -303,7 +248,6 @@ async def _update(
     await _ensure_unique(session, workspace_id, values, except_id=contact.id)
     _apply(contact, values)
     await session.flush()
-    _changed(session, workspace_id)
     return contact
 
 
@@ -328,7 +272,6 @@ async def delete(session: AsyncSession, workspace_id: int, identifier: str) -> N
     contact = await resolve_contact(session, workspace_id, identifier)
     await session.delete(contact)
     await session.flush()
-    _changed(session, workspace_id)
 
 
 async def set_blocked(session: AsyncSession, workspace_id: int, identifier: str, blocked: bool) -> None:
@@ -338,7 +281,6 @@ async def set_blocked(session: AsyncSession, workspace_id: int, identifier: str,
     elif not blocked and contact.blocked_at is not None:
         contact.blocked_at = None
     await session.flush()
-    _changed(session, workspace_id)
 
 
 async def find_by_custom_field(
