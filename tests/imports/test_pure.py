@@ -17,9 +17,9 @@ from chatbotx.imports.csvfile import (
     sniff_delimiter,
 )
 from chatbotx.imports.mapping import ColumnPlan, FieldDef, plan_columns, plan_from_headers, squash
-from chatbotx.imports.rows import ContactRow, Failure, check_record, fast_email, split_tags
+from chatbotx.imports.rows import ContactRow, Failure, check_record, fast_email, fast_phone, split_tags
 from chatbotx.kit.errors import ApiError, InvalidData
-from chatbotx.kit.normalize import normalize_email
+from chatbotx.kit.normalize import normalize_email, normalize_phone
 
 FIELDS = {"Plan": FieldDef(1, "Plan", "shortText"), "seats": FieldDef(2, "seats", "number")}
 
@@ -181,6 +181,39 @@ _TLD = st.sampled_from(
 def test_fast_email_agrees_with_email_validator_everywhere(local: str, labels: list[str], tld: str) -> None:
     address = f"{local}@{'.'.join([*labels, tld])}"
     assert _outcome(fast_email, address) == _outcome(normalize_email, address)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+1 (415) 555-0100",
+        "14155550100",
+        "0014155550100",
+        "+44 020 7946 0958",
+        "+39 06 6982 1234",
+        "+390669821234",
+        "+49 (0) 30 123456",
+        "+0123456",
+        "+999 123",
+        "12",
+        "+1 415 555 0100 ext. 12",
+        "tel:+14155550100",
+        "+１４１５５５５０１００",
+    ],
+)
+def test_fast_phone_agrees_with_phonenumbers(number: str) -> None:
+    assert _outcome(fast_phone, number) == _outcome(normalize_phone, number)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    prefix=st.sampled_from(["+", "", "00", "0", "+0"]),
+    digits=st.text(alphabet="0123456789", min_size=1, max_size=18),
+    separator=st.sampled_from(["", " ", "-", "."]),
+)
+def test_fast_phone_agrees_with_phonenumbers_everywhere(prefix: str, digits: str, separator: str) -> None:
+    number = prefix + separator.join([digits[:3], digits[3:6], digits[6:]])
+    assert _outcome(fast_phone, number) == _outcome(normalize_phone, number)
 
 
 def _outcome(normalize, address: str) -> str:  # type: ignore[no-untyped-def]

@@ -8,6 +8,9 @@ import re
 import zoneinfo
 from collections.abc import Sequence
 
+import phonenumbers
+from phonenumbers import PhoneMetadata, PhoneNumber, PhoneNumberFormat, phonenumberutil
+
 from chatbotx.imports.mapping import ColumnPlan
 from chatbotx.kit.errors import ApiError
 from chatbotx.kit.fieldtypes import coerce_value
@@ -45,9 +48,21 @@ _TAG_SPLIT = re.compile(r"[;,]")
 # Plain ASCII addresses take a fast path that gives exactly what email-validator gives (checked by a test);
 # anything else (IDNA, quoted, special-use domains, odd lengths) goes to email-validator itself.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"(?!xn--)(?![A-Za-z0-9]{2}--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_LABEL = r"(?![A-Za-z0-9-]{2}--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _SIMPLE_EMAIL = re.compile(rf"^({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})$")
 _SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
+
+
+# Plain digit strings take a fast path through phonenumbers' own steps for a number with a country code,
+# skipping its free-text extraction; anything else, and every refusal, goes to normalize_phone (the
+# equivalence is checked by a test).
+_PHONE_SEPARATORS = str.maketrans("", "", " -.()")
+_PLAIN_PHONE = re.compile(r"(\+?)([0-9]{3,17})")
+_NOT_POSSIBLE = (
+    phonenumberutil.ValidationResult.TOO_SHORT,
+    phonenumberutil.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    phonenumberutil.ValidationResult.INVALID_LENGTH,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -91,6 +106,30 @@ def fast_email(value: str) -> str:
     return normalize_email(text)
 
 
+def fast_phone(value: str) -> str:
+    """normalize_phone, at a third of its cost for numbers written as digits (and separators)."""
+    plain = _PLAIN_PHONE.fullmatch(value.strip().translate(_PHONE_SEPARATORS))
+    if plain is None:
+        return normalize_phone(value)
+    digits = plain.group(2) if plain.group(1) else plain.group(2).lstrip("0")
+    code, national = phonenumberutil._extract_country_code(digits)
+    if code == 0 or len(national) < 2:
+        return normalize_phone(value)
+    region = phonenumberutil.region_code_for_country_code(code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if metadata is not None:
+        _, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(national, metadata)
+        if phonenumberutil._test_number_length(stripped, metadata) not in _NOT_POSSIBLE:
+            national = stripped
+    if not 2 <= len(national) <= 17:
+        return normalize_phone(value)
+    number = PhoneNumber(country_code=code, national_number=int(national))
+    phonenumberutil._set_italian_leading_zeros_for_phone_number(national, number)
+    if not phonenumbers.is_possible_number(number):
+        return normalize_phone(value)
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
 @functools.cache
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -126,7 +165,7 @@ def _apply(row: ContactRow, plan: ColumnPlan, cell: str) -> None:
     elif target == "email":
         row.values["email"] = fast_email(cell)
     elif target == "phoneNumber":
-        row.values["phone_number"] = normalize_phone(cell)
+        row.values["phone_number"] = fast_phone(cell)
     elif target == "gender":
         gender = GENDERS.get(cell.lower())
         if gender is None:

@@ -14,7 +14,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -258,6 +258,46 @@ async def _finish(job_id: int, **values: Any) -> None:
         await commit(session)
 
 
+class PlannerStatistics:
+    """Keeps PostgreSQL's statistics of the contact tables current while an import grows them.
+
+    On a table the planner believes empty (never analyzed, autovacuum not yet round), it picks any index
+    that starts with workspace_id and filters the whole workspace for each looked-up address, so the import
+    slows down with every batch. ANALYZE each time the job has doubled the table (a few times per import,
+    none into a table already much larger than the file).
+    """
+
+    TABLES = ("contact", "contact_inbox")
+
+    def __init__(self) -> None:
+        self.enabled = get_database().engine.dialect.name == "postgresql"
+        self.known: float | None = None
+        self.grown = 0
+
+    async def _reltuples(self) -> float:
+        async with get_database().engine.connect() as conn:
+            value = await conn.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'contact'::regclass"))
+        return max(float(value or 0), 0.0)
+
+    async def grew(self, created: int) -> None:
+        if not self.enabled:
+            return
+        if self.known is None:
+            self.known = await self._reltuples()
+        self.grown += created
+        if self.grown < max(BATCH_SIZE, self.known):
+            return
+        try:
+            async with get_database().engine.begin() as conn:
+                await conn.execute(text(f"ANALYZE {', '.join(self.TABLES)}"))
+        except Exception as exc:  # e.g. not the tables' owner: slower, still correct
+            log.warning("ANALYZE during a contact import failed: %s", exc)
+            self.enabled = False
+            return
+        self.known = await self._reltuples()
+        self.grown = 0
+
+
 async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
     """Run (or resume) the job to its end. `max_batches` stops early, as a crash would (for tests)."""
     try:
@@ -270,6 +310,7 @@ async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
     job, path, fmt, plans, target = prepared
     batches = checked_batches(path, fmt, plans, job.processed_rows, BATCH_SIZE)
     done = 0
+    statistics = PlannerStatistics()
     # The next batch is read and checked in a thread while this one is written.
     ahead: asyncio.Future[Any] = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
     try:
@@ -277,7 +318,8 @@ async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
             if max_batches is not None and done >= max_batches:
                 return
             ahead = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-            await _commit_batch(job, target, *batch)
+            result = await _commit_batch(job, target, *batch)
+            await statistics.grew(result.created)
             done += 1
         await _finish(job_id, status="finished", total_rows=job.processed_rows)
     except _Stop:

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, func, select, update
+from sqlalchemy import String, Table, bindparam, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +19,12 @@ from chatbotx.kit.db import utcnow
 from chatbotx.kit.ids import new_id
 from chatbotx.models import Contact, ContactCustomField, ContactInbox, ContactTag, Tag
 
-CONTACT = cast(Table, Contact.__table__)
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+CONTACT = _table(Contact)
 # Columns an import can set; an empty cell never clears one.
 UPDATABLE = (
     "email",
@@ -151,31 +156,53 @@ class Matcher:
             self.by_source.setdefault(source_id, contact_id)
 
 
+def _keep_oldest(index: dict[str, int], key: str, contact_id: int) -> None:
+    """Several contacts may share an address: the oldest (smallest time-ordered id) is the one matched."""
+    if contact_id < index.get(key, contact_id + 1):
+        index[key] = contact_id
+
+
+def _lookup(session: AsyncSession, key: Any, keys: set[str], query: Any) -> Any:
+    """`query`'s rows whose `key` is one of `keys`, through the index on `key` whatever the planner knows.
+
+    On PostgreSQL the keys arrive as one array, each looked up by a LATERAL subquery (OFFSET 0 keeps it from
+    being flattened): a long IN list, or a join the planner may hash, scans the whole workspace per batch on a
+    table without fresh statistics (the first import into a new table), which makes an import quadratic.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return query.where(key.in_(keys))
+    keys_type = postgresql.ARRAY(String)
+    wanted = func.unnest(bindparam("keys", sorted(keys), type_=keys_type)).table_valued("key")
+    wanted = wanted.render_derived(name="wanted")
+    found = query.where(key == wanted.c.key).offset(0).lateral("found")
+    return select(*found.c).select_from(wanted).join(found, true())
+
+
 async def load_matcher(
     session: AsyncSession, target: Target, rows: Sequence[ContactRow], source_ids: Iterable[str]
 ) -> Matcher:
-    """Three indexed IN queries for the whole batch (no per-row lookups)."""
+    """Three indexed lookups for the whole batch (no per-row queries)."""
     matcher = Matcher()
     emails = {r.email for r in rows if r.email}
     phones = {r.phone for r in rows if r.phone}
     columns = (Contact.id, Contact.email, Contact.phone_number, Contact.first_name, Contact.last_name)
-    base = select(*columns).where(Contact.workspace_id == target.workspace_id).order_by(Contact.id)
+    contacts = select(*columns).where(Contact.workspace_id == target.workspace_id)
     if emails:
-        for c in await session.execute(base.where(Contact.email.in_(emails))):
-            matcher.by_email.setdefault(c.email, c.id)
+        for c in await session.execute(_lookup(session, Contact.email, emails, contacts)):
+            _keep_oldest(matcher.by_email, c.email, c.id)
             matcher.names[c.id] = (c.first_name, c.last_name)
     if phones:
-        for c in await session.execute(base.where(Contact.phone_number.in_(phones))):
-            matcher.by_phone.setdefault(c.phone_number, c.id)
+        for c in await session.execute(_lookup(session, Contact.phone_number, phones, contacts)):
+            _keep_oldest(matcher.by_phone, c.phone_number, c.id)
             matcher.names[c.id] = (c.first_name, c.last_name)
     wanted = set(source_ids)
     if target.inbox_id is not None and wanted:
-        stmt = (
+        on_inbox = (
             select(ContactInbox.source_id, *columns)
             .join(Contact, Contact.id == ContactInbox.contact_id)
-            .where(ContactInbox.inbox_id == target.inbox_id, ContactInbox.source_id.in_(wanted))
+            .where(ContactInbox.inbox_id == target.inbox_id)
         )
-        for s in await session.execute(stmt):
+        for s in await session.execute(_lookup(session, ContactInbox.source_id, wanted, on_inbox)):
             matcher.by_source[s.source_id] = s.id
             matcher.names[s.id] = (s.first_name, s.last_name)
     return matcher
@@ -257,77 +284,91 @@ def _update_statement() -> Any:
     return update(CONTACT).where(CONTACT.c.id == bindparam("p_id")).values(values)
 
 
+async def _copy(
+    session: AsyncSession, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert rows that cannot conflict: COPY on PostgreSQL (in the session's transaction), else INSERTs."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))  # type: ignore[union-attr]
+        return
+    await session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def _contact_values(p: Pending) -> tuple[str | None, ...]:
+    """The UPDATABLE columns' values for `p` (None: not given, left as it is)."""
+    values: dict[str, str | None] = {**p.values, "full_name": p.full_name()}
+    return tuple(values.get(c) for c in UPDATABLE)
+
+
+CONTACT_COLUMNS = (
+    "id",
+    "workspace_id",
+    "email_verified",
+    "email_opt_in",
+    "created_at",
+    "updated_at",
+    *UPDATABLE,
+)
+TAG_COLUMNS = ("contact_id", "tag_id", "created_at")
+FIELD_COLUMNS = ("id", "contact_id", "custom_field_id", "value", "created_at", "updated_at")
+
+
 async def write_batch(session: AsyncSession, target: Target, pending: dict[int, Pending]) -> None:
-    """All writes of a batch: contacts, tags, custom field values, contact inboxes."""
+    """All writes of a batch: contacts, tags, custom field values, contact inboxes.
+
+    What belongs to new contacts cannot conflict with anything, so it is copied in; what touches existing
+    contacts is an executemany UPDATE or an INSERT ... ON CONFLICT.
+    """
     now = utcnow()
     insert = _insert(session)
-    new_rows: list[dict[str, Any]] = []
-    changes: list[dict[str, Any]] = []
-    for p in pending.values():
-        full_name = p.full_name()
-        if p.is_new:
-            row: dict[str, Any] = {c: p.values.get(c) for c in UPDATABLE}
-            row.update(
-                id=p.id, workspace_id=target.workspace_id, full_name=full_name, created_at=now, updated_at=now
-            )
-            new_rows.append(row)
-        else:
-            change: dict[str, Any] = {f"p_{c}": p.values.get(c) for c in UPDATABLE}
-            change.update(p_id=p.id, p_full_name=full_name, p_updated_at=now)
-            changes.append(change)
-    if new_rows:
-        await session.execute(CONTACT.insert(), new_rows)
-    if changes:
+    created = [p for p in pending.values() if p.is_new]
+    existing = [p for p in pending.values() if not p.is_new]
+    workspace_id = target.workspace_id
+    new_contacts = [(p.id, workspace_id, False, True, now, now, *_contact_values(p)) for p in created]
+    await _copy(session, CONTACT, CONTACT_COLUMNS, new_contacts)
+    if existing:
+        changes = []
+        for p in existing:
+            change = {f"p_{c}": v for c, v in zip(UPDATABLE, _contact_values(p), strict=True)}
+            changes.append(change | {"p_id": p.id, "p_updated_at": now})
         await session.execute(_update_statement(), changes)
 
-    tag_ids = await ensure_tags(
-        session, target.workspace_id, (t for p in pending.values() for t in p.tags), now
+    tag_ids = await ensure_tags(session, workspace_id, (t for p in pending.values() for t in p.tags), now)
+    await _copy(
+        session, _table(ContactTag), TAG_COLUMNS, [(p.id, tag_ids[t], now) for p in created for t in p.tags]
     )
-    contact_tags = [
-        {"contact_id": p.id, "tag_id": tag_ids[t], "created_at": now}
-        for p in pending.values()
-        for t in p.tags
-    ]
-    if contact_tags:
-        await session.execute(insert(ContactTag.__table__).on_conflict_do_nothing(), contact_tags)
+    old_tags = [dict(contact_id=p.id, tag_id=tag_ids[t], created_at=now) for p in existing for t in p.tags]
+    if old_tags:
+        await session.execute(insert(ContactTag.__table__).on_conflict_do_nothing(), old_tags)
 
-    field_values = [
-        {
-            "id": new_id(),
-            "contact_id": p.id,
-            "custom_field_id": field_id,
-            "value": value,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for p in pending.values()
-        for field_id, value in p.fields.items()
+    new_values = [(new_id(), p.id, f, v, now, now) for p in created for f, v in p.fields.items()]
+    await _copy(session, _table(ContactCustomField), FIELD_COLUMNS, new_values)
+    old_values = [
+        dict(zip(FIELD_COLUMNS, (new_id(), p.id, f, v, now, now), strict=True))
+        for p in existing
+        for f, v in p.fields.items()
     ]
-    if field_values:
+    if old_values:
         stmt = insert(ContactCustomField.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["contact_id", "custom_field_id"],
             set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
         )
-        await session.execute(stmt, field_values)
+        await session.execute(stmt, old_values)
 
-    if target.inbox_id is not None:
-        inboxes = [
-            {
-                "id": new_id(),
-                "contact_id": p.id,
-                "inbox_id": target.inbox_id,
-                "source_id": s,
-                "created_at": now,
-            }
-            for p in pending.values()
-            for s in p.source_ids
-        ]
-        if inboxes:
-            stmt = insert(ContactInbox.__table__).on_conflict_do_nothing(
-                index_elements=["inbox_id", "source_id"]
-            )
-            await session.execute(stmt, inboxes)
+    inboxes = [
+        {"id": new_id(), "contact_id": p.id, "inbox_id": target.inbox_id, "source_id": s, "created_at": now}
+        for p in pending.values()
+        for s in p.source_ids
+    ]
+    if inboxes:
+        # A source id taken meanwhile by another contact on the inbox is left to that contact.
+        stmt = insert(ContactInbox.__table__).on_conflict_do_nothing(index_elements=["inbox_id", "source_id"])
+        await session.execute(stmt, inboxes)
 
 
 async def import_batch(session: AsyncSession, target: Target, rows: Sequence[ContactRow]) -> BatchResult:
