@@ -7,7 +7,7 @@ import copy
 from chatbotx.cli.config import normalize_api_url
 from chatbotx.cli.operations import build_tree, kebab, parse_operations, resolve, schema_kind
 from chatbotx.cli.spec import operation_url
-from chatbotx.cli.transport import parse_response, query_string
+from chatbotx.cli.transport import query_string
 from tests.cli.fake_api import BASE_SPEC
 
 
@@ -61,16 +61,7 @@ def test_urls_join_for_both_api_url_forms() -> None:
     assert operation_url("https://e.com/p/api", "/api/v1/tags") == "https://e.com/p/api/v1/tags"
 
 
-def test_query_string_and_response_parsing() -> None:
+def test_query_string() -> None:
     assert query_string({"a": [1, 2], "b": True, "c": None, "s": [{"id": "x"}]}) == (
         "a=1&a=2&b=true&s=%5B%7B%22id%22%3A%22x%22%7D%5D"
     )
-    raw = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-    raw += b"3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n"
-    assert parse_response(raw) == (
-        200,
-        {"content-type": "application/json", "transfer-encoding": "chunked"},
-        b"[1,2]",
-    )
-    status, _, body = parse_response(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
-    assert (status, body) == (204, b"")
