@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/chatbotx server start
+	$(BIN)/chatbotx server start --configure-cli
 
 test: $(STAMP)
 	@if [ -z "$$CHATBOTX_TEST_POSTGRES_URL" ]; then echo "!!! CHATBOTX_TEST_POSTGRES_URL not set: the PostgreSQL suite is SKIPPED !!!"; fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -381,20 +382,31 @@ async def _bootstrap(session: Any, data_dir: Path) -> tuple[str | None, str | No
 @click.option(
     "--no-worker", is_flag=True, help="Serve the API only; run jobs in `chatbotx server worker` processes."
 )
-@click.option("--workers", default=1, show_default=True, help="HTTP worker processes (scale-out mode only).")
+@click.option("--workers", default=1, show_default=True, help="HTTP worker processes (PostgreSQL only).")
+@click.option(
+    "--configure-cli",
+    is_flag=True,
+    help="Also point the `chatbotx` CLI at this server (~/.chatbotX/config.json).",
+)
 def start(
-    host: str, port: int, data_dir: str | None, database_url: str | None, no_worker: bool, workers: int
+    host: str,
+    port: int,
+    data_dir: str | None,
+    database_url: str | None,
+    no_worker: bool,
+    workers: int,
+    configure_cli: bool,
 ) -> None:
     """Apply migrations and start the server (SQLite in the data directory unless --database-url)."""
+    if no_worker:
+        os.environ["CHATBOTX_NO_WORKER"] = "1"
     settings = _settings(data_dir, database_url)
     from chatbotx.kit.migrate import upgrade
 
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if workers > 1:
-            _fail(
-                "--workers > 1 needs PostgreSQL and a broker (CHATBOTX_DATABASE_URL, CHATBOTX_BROKER_URL).", 2
-            )
+            _fail("--workers > 1 needs PostgreSQL (CHATBOTX_DATABASE_URL).", 2)
     upgrade(settings.effective_database_url)
     workspace_id, token = _run_with_session(lambda s: _bootstrap(s, settings.data_dir))
     url = f"http://{host}:{port}"
@@ -405,8 +417,12 @@ def start(
         click.echo(f"Workspace: {workspace_id}")
         click.echo(f"API token: {token}")
         click.echo(f"Try: curl -H 'Authorization: Bearer {token}' {url}/api/v1/contacts")
-    if no_worker:
-        os.environ["CHATBOTX_NO_WORKER"] = "1"
+        if configure_cli:
+            from chatbotx.cli.config import save_local_config
+
+            local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            path = save_local_config(f"http://{local_host}:{port}/api", token)
+            click.echo(f"CLI configured in {path}: try `chatbotx tags list`")
     import uvicorn
 
     uvicorn.run(
@@ -424,3 +440,27 @@ def _version() -> str:
     import chatbotx
 
     return chatbotx.__version__
+
+
+@server.command()
+@data_dir_option
+@database_option
+def worker(data_dir: str | None, database_url: str | None) -> None:
+    """Run background jobs from the broker (scale-out: CHATBOTX_BROKER_URL=redis://...) until stopped."""
+    settings = _settings(data_dir, database_url)
+    if not settings.broker_url:
+        _fail("`chatbotx server worker` needs CHATBOTX_BROKER_URL (e.g. redis://127.0.0.1:6379/0).", 2)
+
+    async def run() -> None:
+        from chatbotx.kit import db, jobs
+
+        await jobs.broker.startup()
+        click.echo(f"Worker consuming {settings.broker_url}")
+        try:
+            await jobs.start_worker()
+        finally:
+            await jobs.broker.shutdown()
+            await db.get_database().dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
