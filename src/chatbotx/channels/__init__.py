@@ -1,0 +1,1 @@
+"""Channel adapters: one module per channel (verify + parse inbound, send outbound, map provider errors)."""

@@ -1,0 +1,32 @@
+"""Channel adapters by channel name; each adapter module registers itself on import."""
+
+from __future__ import annotations
+
+import importlib
+
+from chatbotx.channels.base import ChannelAdapter
+
+_adapters: dict[str, ChannelAdapter] = {}
+# Modules that hold adapters; importing one registers its adapter.
+ADAPTER_MODULES = ("chatbotx.channels.telegram", "chatbotx.channels.whatsapp")
+
+
+def register(adapter: ChannelAdapter) -> ChannelAdapter:
+    _adapters[adapter.channel] = adapter
+    return adapter
+
+
+def _load() -> None:
+    for name in ADAPTER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def get(channel: str) -> ChannelAdapter | None:
+    """The adapter of `channel`, or None for channels without one (their inboxes are API-only)."""
+    if not _adapters:
+        _load()
+    return _adapters.get(channel)
