@@ -17,7 +17,15 @@ from chatbotx.models.automation import (
 from chatbotx.models.contact import Contact, ContactCustomField, ContactInbox, ContactNote, ContactTag
 from chatbotx.models.conversation import Conversation, Message
 from chatbotx.models.fields import BotField, CustomField, Tag
-from chatbotx.models.system import ErrorLog, Event, ImportJob, StoredFile, Webhook, WebhookDelivery
+from chatbotx.models.system import (
+    ErrorLog,
+    Event,
+    ImportJob,
+    InboundEvent,
+    StoredFile,
+    Webhook,
+    WebhookDelivery,
+)
 from chatbotx.models.workspace import ApiToken, Inbox, Member, SavedReply, Team, TeamMember, User, Workspace
 
 __all__ = [
@@ -38,6 +46,7 @@ __all__ = [
     "Flow",
     "FlowRun",
     "ImportJob",
+    "InboundEvent",
     "Inbox",
     "Integration",
     "Keyword",

@@ -56,6 +56,11 @@ class ContactInbox(IdMixin, Base):
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inbox.id", ondelete="CASCADE"), index=True)
     source_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The contact's last message on this inbox: the 24-hour customer-service window runs from here.
+    last_inbound_at: Mapped[dt.datetime | None]
+    # Set when the provider says the contact cannot be reached here (blocked the bot, invalid number).
+    unreachable_at: Mapped[dt.datetime | None]
+    unreachable_reason: Mapped[str | None] = mapped_column(String(64))
 
 
 class ContactTag(Base):

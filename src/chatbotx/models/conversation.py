@@ -56,8 +56,14 @@ class Message(IdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))  # ours (channels.base), stable
     next_attempt_at: Mapped[dt.datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
+    # The dispatcher's claim: another dispatcher may take the row only after this passes (crash = retry).
+    leased_until: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
+    read_at: Mapped[dt.datetime | None]
 
 
 Index("ix_message_conversation_id", Message.conversation_id, Message.id)

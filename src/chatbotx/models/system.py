@@ -88,3 +88,26 @@ class ImportJob(IdMixin, TimestampMixin, Base):
     failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[dt.datetime | None]
+
+
+class InboundEvent(IdMixin, Base):
+    """A verified provider webhook event, stored once per (inbox, dedupe key) before it is processed.
+
+    The webhook answers as soon as this row commits; a job turns it into contacts, conversations and messages.
+    """
+
+    __tablename__ = "inbound_event"
+    __table_args__ = (UniqueConstraint("inbox_id", "dedupe_key"),)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspace.id", ondelete="CASCADE"))
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inbox.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(255))  # "message:<provider id>" / "status:<id>:<status>"
+    kind: Mapped[str] = mapped_column(String(16))  # message | status
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the normalized event
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | processed | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[dt.datetime | None]
+
+
+Index("ix_inbound_event_pending", InboundEvent.status, InboundEvent.received_at)

@@ -72,6 +72,7 @@ class Inbox(IdMixin, TimestampMixin, Base):
     channel: Mapped[str] = mapped_column(String(32))
     source_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(32), default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)  # why it needs attention (expired token, ...)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     credentials: Mapped[str | None] = mapped_column(Text)
 
