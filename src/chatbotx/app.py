@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 import chatbotx
 from chatbotx.kit import db, jobs
 from chatbotx.kit.errors import install_error_handlers
+from chatbotx.kit.http import close_http_client
 from chatbotx.kit.limits import BodyLimitMiddleware
 from chatbotx.kit.security import AuthMiddleware
 from chatbotx.mcp.http import mount as mount_mcp
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await jobs.broker.shutdown()
+            await close_http_client()
             await database.dispose()
 
     app = FastAPI(
