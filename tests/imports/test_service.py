@@ -167,3 +167,25 @@ async def test_inbox_checks(api: httpx.AsyncClient, tenant, other_tenant) -> Non
     several = await start(channel="whatsapp")
     assert several.status_code == 422 and several.json()["data"]["errors"][0]["field"] == "inboxId"
     assert (await start(channel="nope")).status_code == 422
+
+
+async def test_each_batch_sees_the_previous_one(tenant, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # Batch N+1 is matched while batch N is still being written: it must see N's changes all the same.
+    monkeypatch.setattr(service, "BATCH_SIZE", 1)
+    known = await add_contact(tenant.workspace_id, email="a@example.com", phone_number="+14155550100")
+    csv = (
+        "email,phone,first name,last name\n"
+        "b@example.com,+14155550100,,\n"  # A is found by phone; its address becomes b@
+        "a@example.com,,New,\n"  # a@ is nobody's any more: a new contact
+        "b@example.com,,Bea,\n"  # A again, by its new address
+        ",+14155550100,,Smith\n"  # A again, by phone; its full name keeps the first name set above
+    )
+    job_id = await queued_job(tenant.workspace_id, await upload(tenant.client, csv))
+    await service.run_import(job_id)
+    job = await job_row(job_id)
+    assert (job.status, job.created_count, job.updated_count) == ("finished", 1, 3)
+    people = await by_email(tenant.workspace_id)
+    assert set(people) == {"a@example.com", "b@example.com"}
+    assert people["b@example.com"].id == known
+    assert (people["b@example.com"].first_name, people["b@example.com"].full_name) == ("Bea", "Bea Smith")
+    assert people["a@example.com"].first_name == "New"

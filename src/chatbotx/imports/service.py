@@ -217,12 +217,26 @@ def _scan(
     return fmt, plans, total
 
 
+async def _plan(
+    target: writer.Target, rows: list[ContactRow], carried: writer.Carried | None
+) -> writer.Planned:
+    if not rows:
+        return writer.Planned({}, writer.BatchResult(), writer.Carried())
+    async with get_database().sessionmaker() as session:
+        return await writer.plan(session, target, rows, carried)
+
+
 async def _commit_batch(
-    job: ImportJob, target: writer.Target, count: int, rows: list[ContactRow], failures: list[Failure]
+    job: ImportJob, target: writer.Target, count: int, planned: writer.Planned, failures: list[Failure]
 ) -> writer.BatchResult:
     """One transaction: the batch's writes and the job's progress, guarded so that it applies once."""
+    result = planned.result
     async with get_database().sessionmaker() as session:
-        result = await writer.import_batch(session, target, rows) if rows else writer.BatchResult()
+        if session.get_bind().dialect.name == "postgresql":
+            # Not waiting for the WAL flush is safe: the batch and the job's progress are one transaction, so
+            # a database crash can lose only whole recent batches, and the job redoes exactly those.
+            await session.execute(text("SET LOCAL synchronous_commit = off"))
+        await writer.write_batch(session, target, planned.pending)
         result.failures = sorted(failures + result.failures, key=lambda f: f.row)
         room = MAX_FAILURES - len(job.failures)
         if room > 0 and result.failures:
@@ -299,7 +313,12 @@ class PlannerStatistics:
 
 
 async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
-    """Run (or resume) the job to its end. `max_batches` stops early, as a crash would (for tests)."""
+    """Run (or resume) the job to its end. `max_batches` stops early, as a crash would (for tests).
+
+    Three stages overlap: batch N+2 is read and checked in a thread, batch N+1 is matched against the
+    database (plus what batch N will have written) on one connection, and batch N is written and committed on
+    another. Batches still commit one after the other, each with the job's progress.
+    """
     try:
         prepared = await _prepare(job_id)
     except ApiError as exc:
@@ -309,19 +328,27 @@ async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
         return
     job, path, fmt, plans, target = prepared
     batches = checked_batches(path, fmt, plans, job.processed_rows, BATCH_SIZE)
-    done = 0
     statistics = PlannerStatistics()
-    # The next batch is read and checked in a thread while this one is written.
+    started = 0
+    carried: writer.Carried | None = None
+    writing: asyncio.Task[writer.BatchResult] | None = None
+    planning: asyncio.Task[writer.Planned] | None = None
     ahead: asyncio.Future[Any] = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
     try:
-        while (batch := await ahead) is not None:
-            if max_batches is not None and done >= max_batches:
-                return
+        while (max_batches is None or started < max_batches) and (batch := await ahead) is not None:
             ahead = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-            result = await _commit_batch(job, target, *batch)
-            await statistics.grew(result.created)
-            done += 1
-        await _finish(job_id, status="finished", total_rows=job.processed_rows)
+            count, rows, failures = batch
+            planning = asyncio.create_task(_plan(target, rows, carried))
+            if writing is not None:
+                await statistics.grew((await writing).created)
+            planned = await planning
+            carried = planned.carried
+            writing = asyncio.create_task(_commit_batch(job, target, count, planned, failures))
+            started += 1
+        if writing is not None:
+            await statistics.grew((await writing).created)
+        if max_batches is None or started < max_batches:
+            await _finish(job_id, status="finished", total_rows=job.processed_rows)
     except _Stop:
         return
     except (CsvError, UnicodeDecodeError) as exc:
@@ -330,7 +357,12 @@ async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
         log.exception("contact import %s failed", job_id)
         await _finish(job_id, status="failed", error=f"Internal error: {type(exc).__name__}")
     finally:
-        # Never leave the reader thread running; the exception that got us here still propagates.
+        # Never leave a stage running; the exception that got us here still propagates.
+        for task in (planning, writing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         with contextlib.suppress(BaseException):
             await ahead
         with contextlib.suppress(ValueError):

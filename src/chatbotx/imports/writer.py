@@ -124,6 +124,25 @@ def _insert(session: AsyncSession) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+# A contact's email, phone number, first and last name.
+Known = tuple[str | None, str | None, str | None, str | None]
+
+
+@dataclasses.dataclass(slots=True)
+class Carried:
+    """What a batch leaves behind for the next one, which is planned before the batch commits."""
+
+    contacts: dict[int, Known] = dataclasses.field(default_factory=dict)
+    sources: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(slots=True)
+class Planned:
+    pending: dict[int, Pending]
+    result: BatchResult
+    carried: Carried
+
+
 class Matcher:
     """Finds the contact a row belongs to: by email, then phone, then the inbox's source id.
 
@@ -135,7 +154,16 @@ class Matcher:
         self.by_email: dict[str, int] = {}
         self.by_phone: dict[str, int] = {}
         self.by_source: dict[str, int] = {}
-        self.names: dict[int, tuple[str | None, str | None]] = {}
+        self.known: dict[int, Known] = {}
+
+    def index(self, contact_id: int, known: Known) -> None:
+        """An existing contact, as the database holds it (after the previous batch)."""
+        email, phone = known[0], known[1]
+        if email:
+            _keep_oldest(self.by_email, email, contact_id)
+        if phone:
+            _keep_oldest(self.by_phone, phone, contact_id)
+        self.known[contact_id] = known
 
     def find(self, row: ContactRow, source_id: str | None) -> int | None:
         found = None
@@ -179,22 +207,29 @@ def _lookup(session: AsyncSession, key: Any, keys: set[str], query: Any) -> Any:
 
 
 async def load_matcher(
-    session: AsyncSession, target: Target, rows: Sequence[ContactRow], source_ids: Iterable[str]
+    session: AsyncSession,
+    target: Target,
+    rows: Sequence[ContactRow],
+    source_ids: Iterable[str],
+    carried: Carried | None = None,
 ) -> Matcher:
-    """Three indexed lookups for the whole batch (no per-row queries)."""
+    """Three indexed lookups for the whole batch (no per-row queries), seen through `carried`: the previous
+    batch's contacts as they will be once it commits."""
+    carried = carried or Carried()
     matcher = Matcher()
     emails = {r.email for r in rows if r.email}
     phones = {r.phone for r in rows if r.phone}
     columns = (Contact.id, Contact.email, Contact.phone_number, Contact.first_name, Contact.last_name)
     contacts = select(*columns).where(Contact.workspace_id == target.workspace_id)
+    queries = []
     if emails:
-        for c in await session.execute(_lookup(session, Contact.email, emails, contacts)):
-            _keep_oldest(matcher.by_email, c.email, c.id)
-            matcher.names[c.id] = (c.first_name, c.last_name)
+        queries.append(_lookup(session, Contact.email, emails, contacts))
     if phones:
-        for c in await session.execute(_lookup(session, Contact.phone_number, phones, contacts)):
-            _keep_oldest(matcher.by_phone, c.phone_number, c.id)
-            matcher.names[c.id] = (c.first_name, c.last_name)
+        queries.append(_lookup(session, Contact.phone_number, phones, contacts))
+    for query in queries:
+        for c in await session.execute(query):
+            known = carried.contacts.get(c.id) or (c.email, c.phone_number, c.first_name, c.last_name)
+            matcher.index(c.id, known)
     wanted = set(source_ids)
     if target.inbox_id is not None and wanted:
         on_inbox = (
@@ -202,9 +237,12 @@ async def load_matcher(
             .join(Contact, Contact.id == ContactInbox.contact_id)
             .where(ContactInbox.inbox_id == target.inbox_id)
         )
-        for s in await session.execute(_lookup(session, ContactInbox.source_id, wanted, on_inbox)):
-            matcher.by_source[s.source_id] = s.id
-            matcher.names[s.id] = (s.first_name, s.last_name)
+        for c in await session.execute(_lookup(session, ContactInbox.source_id, wanted, on_inbox)):
+            matcher.by_source[c.source_id] = c.id
+            matcher.known.setdefault(c.id, (c.email, c.phone_number, c.first_name, c.last_name))
+    for contact_id, known in carried.contacts.items():
+        matcher.index(contact_id, known)
+    matcher.by_source.update(carried.sources)
     return matcher
 
 
@@ -241,7 +279,7 @@ def plan_batch(
             continue
         else:
             if contact_id not in pending:
-                first, last = matcher.names.get(contact_id, (None, None))
+                _, _, first, last = matcher.known.get(contact_id, (None, None, None, None))
                 pending[contact_id] = Pending(contact_id, is_new=False, old_first=first, old_last=last)
             result.updated += 1
         pending[contact_id].merge(row, source_id)
@@ -371,12 +409,37 @@ async def write_batch(session: AsyncSession, target: Target, pending: dict[int, 
         await session.execute(stmt, inboxes)
 
 
-async def import_batch(session: AsyncSession, target: Target, rows: Sequence[ContactRow]) -> BatchResult:
-    """Match, plan and write one batch of checked rows; returns its counts and row failures."""
+def carry(pending: dict[int, Pending], matcher: Matcher) -> Carried:
+    """Each contact the batch touches as it will be after the batch, and the source ids it adds."""
+    carried = Carried()
+    for p in pending.values():
+        email, phone, first, last = matcher.known.get(p.id, (None, None, None, None))
+        v = p.values
+        carried.contacts[p.id] = (
+            v.get("email", email),
+            v.get("phone_number", phone),
+            v.get("first_name", first),
+            v.get("last_name", last),
+        )
+        for source_id in p.source_ids:
+            carried.sources[source_id] = p.id
+    return carried
+
+
+async def plan(
+    session: AsyncSession, target: Target, rows: Sequence[ContactRow], carried: Carried | None = None
+) -> Planned:
+    """Match and plan one batch of checked rows (reads only)."""
     source_ids: list[str] = []
     if target.inbox_id is not None:
         source_ids = [s for r in rows if isinstance(s := source_id_for(r, target.inbox_channel), str)]
-    matcher = await load_matcher(session, target, rows, source_ids)
+    matcher = await load_matcher(session, target, rows, source_ids, carried)
     pending, result = plan_batch(target, rows, matcher)
-    await write_batch(session, target, pending)
-    return result
+    return Planned(pending, result, carry(pending, matcher))
+
+
+async def import_batch(session: AsyncSession, target: Target, rows: Sequence[ContactRow]) -> BatchResult:
+    """Match, plan and write one batch of checked rows; returns its counts and row failures."""
+    planned = await plan(session, target, rows)
+    await write_batch(session, target, planned.pending)
+    return planned.result
