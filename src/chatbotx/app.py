@@ -21,7 +21,7 @@ from chatbotx.kit.errors import install_error_handlers
 from chatbotx.kit.http import close_http_client
 from chatbotx.kit.limits import BodyLimitMiddleware
 from chatbotx.kit.security import AuthMiddleware
-from chatbotx.mcp.http import mount as mount_mcp
+from chatbotx.mcp.lazy import LazyMcp
 from chatbotx.settings import Settings, get_settings
 
 API_PREFIXES = ("/api/v1/",)
@@ -70,9 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if jobs.is_external() and not settings.no_worker:
             worker = jobs.start_worker()
         try:
-            async with mcp_http.lifespan():
-                yield
+            yield
         finally:
+            await mcp_http.close()
             if worker is not None:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -92,7 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.router.routes.extend(api_routes())
-    mcp_http = mount_mcp(app)  # /sse, /sse/messages/ and /mcp; they check the token themselves
+    # /sse, /sse/messages/ and /mcp (they check the token themselves); the MCP SDK loads on first use.
+    mcp_http = LazyMcp(app)
+    app.router.routes.extend(mcp_http.routes())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

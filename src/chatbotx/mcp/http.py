@@ -1,7 +1,8 @@
 """MCP over HTTP: the legacy SSE transport (/sse + /sse/messages/) and streamable HTTP (/mcp), token-checked.
 
-Mounted on the main server by `mount()` (tool calls go to the same app in-process) or served standalone by
-`standalone_app()` (tool calls go to CHATBOTX_API_URL).
+Mounted on the main server through `chatbotx.mcp.lazy.LazyMcp` (tool calls go to the same app in-process,
+the SDK loaded on the first MCP request) or served standalone by `standalone_app()` (tool calls go to
+CHATBOTX_API_URL).
 """
 
 from __future__ import annotations
@@ -161,17 +162,6 @@ class McpHttp:
         # The SDK ties a session to the identity that created it; each request's own token runs its calls.
         scope["user"] = AuthenticatedUser(AccessToken(token=token, client_id=_token_id(token), scopes=[]))
         await self.manager.handle_request(scope, receive, send)
-
-
-def mount(app: Any) -> McpHttp:
-    """Add the MCP endpoints to the main ASGI app; tool calls run in-process against that same app.
-
-    The caller enters `McpHttp.lifespan()` from the app's lifespan.
-    """
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    mcp_http = McpHttp(Catalog(ApiClient(INTERNAL_API_URL, transport=transport)), database_token_check)
-    app.router.routes.extend(mcp_http.routes())
-    return mcp_http
 
 
 def standalone_app(api_url: str, *, verify_tls: bool = True) -> Starlette:
