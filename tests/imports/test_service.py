@@ -189,3 +189,18 @@ async def test_each_batch_sees_the_previous_one(tenant, monkeypatch: pytest.Monk
     assert people["b@example.com"].id == known
     assert (people["b@example.com"].first_name, people["b@example.com"].full_name) == ("Bea", "Bea Smith")
     assert people["a@example.com"].first_name == "New"
+
+
+async def test_interrupted_jobs_are_resumed_on_worker_startup(tenant) -> None:  # type: ignore[no-untyped-def]
+    from chatbotx.imports.tasks import resume_imports
+
+    job_id = await queued_job(
+        tenant.workspace_id, await upload(tenant.client, people_csv(4)), status="running"
+    )
+    await resume_imports()
+    for _ in range(400):
+        if (await job_row(job_id)).status == "finished":
+            break
+        await asyncio.sleep(0.025)
+    job = await job_row(job_id)
+    assert (job.status, job.created_count, job.updated_count) == ("finished", 4, 1)

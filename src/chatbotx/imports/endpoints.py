@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 
 from chatbotx.imports import service
+from chatbotx.imports import tasks as _tasks  # noqa: F401  (registers the job and its restart hook)
 from chatbotx.imports.schemas import ContactImport, ContactImportCreate
 from chatbotx.kit.db import SessionDep
 from chatbotx.kit.errors import ERROR_RESPONSES
