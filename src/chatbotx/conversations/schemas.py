@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from chatbotx.contacts.schemas import ContactConversation
-from chatbotx.kit.schemas import IdStr, OptIdStr, Schema
+from chatbotx.kit.fieldtypes import LONG_TEXT_MAX
+from chatbotx.kit.schemas import IdIn, IdStr, InputSchema, OptIdStr, Schema
+from chatbotx.messages.schemas import FileRefs
 
 BotCategory = Literal["bot", "human", "all"]
 # The reference's inbox views, then the conversation's own status.
@@ -46,3 +48,86 @@ class Conversation(ContactConversation):
     snoozed_until: dt.datetime | None = Field(default=None, description="When a snoozed conversation reopens")
     contact: ConversationContact
     last_message: LastMessage | None = Field(default=None, description="The newest message, notes included")
+
+
+# ---- bodies of the conversation management operations (cross-field rules are checked in the service) ----
+
+
+def _as_list(value: Any) -> Any:
+    # The CLI may pass a single file id or URL where a list is expected.
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return [value]
+    return value
+
+
+ConversationStatus = Literal["open", "pending", "snoozed", "resolved"]
+MAX_BUTTONS = 10
+MAX_QUICK_REPLIES = 13
+
+
+class ReplyButton(InputSchema):
+    """A postback (`payload`) or link (`url`) button; exactly one of the two."""
+
+    title: str = Field(min_length=1, max_length=256)
+    payload: str | None = Field(default=None, min_length=1, max_length=1000)
+    url: str | None = Field(default=None, min_length=1, max_length=2000, pattern=r"^https?://\S+$")
+
+    @model_validator(mode="after")
+    def _one_action(self) -> ReplyButton:
+        if (self.payload is None) == (self.url is None):
+            raise ValueError("give exactly one of payload or url")
+        return self
+
+
+class QuickReply(InputSchema):
+    title: str = Field(min_length=1, max_length=256)
+    payload: str | None = Field(
+        default=None, min_length=1, max_length=1000, description="Sent back when chosen (default: the title)"
+    )
+
+
+class ReplyTemplate(InputSchema):
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=1, max_length=20, examples=["en_US"])
+    components: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=20, description="Template components with their parameters"
+    )
+
+
+class ConversationReply(InputSchema):
+    text: str | None = Field(default=None, min_length=1, max_length=LONG_TEXT_MAX, description="Message text")
+    files: Annotated[FileRefs | None, BeforeValidator(_as_list)] = Field(
+        default=None, description="Up to 10 file ids (uploaded files) or URLs"
+    )
+    buttons: list[ReplyButton] | None = Field(default=None, min_length=1, max_length=MAX_BUTTONS)
+    quick_replies: list[QuickReply] | None = Field(default=None, min_length=1, max_length=MAX_QUICK_REPLIES)
+    template: ReplyTemplate | None = Field(
+        default=None, description="A pre-approved (WhatsApp) template; alone, without text, files or buttons"
+    )
+
+
+class ConversationNote(InputSchema):
+    text: str = Field(
+        min_length=1, max_length=LONG_TEXT_MAX, description="The note (never sent to the contact)"
+    )
+
+
+class Assignment(InputSchema):
+    assignee_id: IdIn | None = Field(
+        default=None, description="A member id (or that member's user id); null unassigns; omit to keep"
+    )
+    team_id: IdIn | None = Field(default=None, description="A team id; null clears the team; omit to keep")
+
+
+class StatusChange(InputSchema):
+    status: ConversationStatus
+    snoozed_until: dt.datetime | None = Field(
+        default=None, description="Required for snoozed, in the future: when it reopens"
+    )
+
+
+class BotSetting(InputSchema):
+    bot_enabled: bool = Field(description="Whether the bot answers in this conversation")
+    bot_resume_at: dt.datetime | None = Field(
+        default=None, description="With botEnabled false: when the bot turns back on (in the future)"
+    )

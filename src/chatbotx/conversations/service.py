@@ -1,16 +1,35 @@
-"""Listing conversations: the inbox filters as SQL, keyset paging, nested objects in two queries per page."""
+"""Conversations: listing (the inbox filters as SQL, keyset paging, nested objects in two queries per page),
+one conversation and its messages, and the agent's actions on it (reply, note, assign, status, bot, read,
+follow)."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chatbotx.conversations.schemas import (
+    Assignment,
+    BotSetting,
+    ConversationReply,
+    StatusChange,
+)
+from chatbotx.conversations.schemas import Conversation as ConversationOut
+from chatbotx.kit import events
+from chatbotx.kit.db import utcnow
+from chatbotx.kit.errors import BusinessError, Conflict, NotFound, invalid_field
+from chatbotx.kit.ids import parse_id
+from chatbotx.kit.pagination import CursorPage, decode_cursor, encode_cursor
+from chatbotx.kit.security import Principal
 from chatbotx.lists.audience import contact_filter_where
 from chatbotx.lists.paging import decode_keyset, encode_keyset
 from chatbotx.lists.params import contains_any
+from chatbotx.messages.schemas import Message as MessageOut
+from chatbotx.messages.service import file_attachments, queue_outgoing_message
 from chatbotx.models import Contact, ContactTag, Conversation, Inbox, Member, Message, Team, User
 
 CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
@@ -195,3 +214,332 @@ async def list_conversations(
         final = rows[-1][0]
         next_cursor = encode_keyset(final.last_activity_at, final.id)
     return data, next_cursor
+
+
+# ---- one conversation: get, its messages, and the agent's actions on it ----
+# Every change publishes conversation.updated (plus conversation.status_changed / conversation.assigned when
+# those change, message.created for a reply or note) in the caller's transaction; nothing here commits.
+
+SNOOZE_BATCH = 500
+
+
+def _rows() -> ConversationRows:
+    return (
+        select(Conversation, Contact, Inbox, User, Team)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(Inbox, Inbox.id == Conversation.inbox_id)
+        .outerjoin(User, User.id == Conversation.assigned_user_id)
+        .outerjoin(Team, Team.id == Conversation.assigned_team_id)
+    )
+
+
+async def objects(
+    session: AsyncSession, conversation_ids: Sequence[int], *, refresh: bool = False
+) -> list[ConversationOut]:
+    """The conversation objects of these ids (in that order), in two queries; `refresh` re-reads rows the
+    session already holds (after a bulk UPDATE)."""
+    if not conversation_ids:
+        return []
+    stmt = _rows().where(Conversation.id.in_(conversation_ids))
+    if refresh:
+        stmt = stmt.execution_options(populate_existing=True)
+    rows = (await session.execute(stmt)).all()
+    last = await _last_messages(session, [row[0].id for row in rows])
+    by_id = {
+        row[0].id: ConversationOut.model_validate(conversation_out(*row, last.get(row[0].id))) for row in rows
+    }
+    return [by_id[i] for i in conversation_ids if i in by_id]
+
+
+async def get(session: AsyncSession, workspace_id: int, conversation_id: str) -> Conversation:
+    """The workspace's conversation with this id (a malformed id or another workspace's is a 404)."""
+    parsed = parse_id(conversation_id)
+    conversation = None
+    if parsed is not None:
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.id == parsed, Conversation.workspace_id == workspace_id)
+        )
+    if conversation is None:
+        raise NotFound("Conversation not found.", resource="conversation")
+    return conversation
+
+
+async def get_out(session: AsyncSession, workspace_id: int, conversation_id: str) -> ConversationOut:
+    conversation = await get(session, workspace_id, conversation_id)
+    return (await objects(session, [conversation.id]))[0]
+
+
+async def list_messages(
+    session: AsyncSession, conversation: Conversation, cursor: str | None, per_page: int
+) -> CursorPage[MessageOut]:
+    """Newest first, private notes included; the cursor is the id of the last message of the previous page."""
+    stmt = select(Message).where(Message.conversation_id == conversation.id)
+    before = decode_cursor(cursor)
+    if before is not None:
+        stmt = stmt.where(Message.id < before)
+    rows = list((await session.execute(stmt.order_by(Message.id.desc()).limit(per_page + 1))).scalars())
+    next_cursor = encode_cursor(rows[per_page - 1].id) if len(rows) > per_page else None
+    data = [MessageOut.model_validate(row) for row in rows[:per_page]]
+    return CursorPage[MessageOut](data=data, nextCursor=next_cursor)
+
+
+def _json(model: ConversationOut | MessageOut) -> dict[str, Any]:
+    return model.model_dump(mode="json", by_alias=True)
+
+
+async def _changed(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    previous_status: str | None = None,
+    assigned: bool = False,
+) -> ConversationOut:
+    """Flush `conversation`'s change and publish its events; returns the conversation object."""
+    await session.flush()
+    out = (await objects(session, [conversation.id]))[0]
+    payload = _json(out)
+    ws = conversation.workspace_id
+    if previous_status is not None and previous_status != conversation.status:
+        await events.publish(
+            session, ws, events.CONVERSATION_STATUS_CHANGED, {**payload, "previousStatus": previous_status}
+        )
+    if assigned:
+        await events.publish(session, ws, events.CONVERSATION_ASSIGNED, payload)
+    await events.publish(session, ws, events.CONVERSATION_UPDATED, payload)
+    return out
+
+
+def reply_attributes(body: ConversationReply) -> dict[str, Any]:
+    """The message's contentAttributes for a reply: the shape docs/conversations.md documents."""
+    attributes: dict[str, Any] = {}
+    if body.buttons:
+        attributes["buttons"] = [
+            {"title": b.title, "payload": b.payload}
+            if b.payload is not None
+            else {"title": b.title, "url": b.url}
+            for b in body.buttons
+        ]
+    if body.quick_replies:
+        attributes["quickReplies"] = [
+            {"title": q.title, "payload": q.payload if q.payload is not None else q.title}
+            for q in body.quick_replies
+        ]
+    if body.template is not None:
+        t = body.template
+        attributes["template"] = {"name": t.name, "language": t.language, "components": t.components}
+    return attributes
+
+
+def _check_reply(body: ConversationReply) -> None:
+    if body.template is not None:
+        if body.text is not None or body.files or body.buttons or body.quick_replies:
+            raise invalid_field(
+                "template", "send a template alone, without text, files, buttons or quickReplies"
+            )
+        return
+    if body.text is None and not body.files:
+        raise invalid_field("text", "give text, files or template")
+    if (body.buttons or body.quick_replies) and body.text is None:
+        raise invalid_field("text", "buttons and quickReplies need text")
+
+
+async def reply(
+    session: AsyncSession, who: Principal, conversation: Conversation, body: ConversationReply
+) -> MessageOut:
+    """Queue an agent's message to the contact in this conversation (the dispatcher sends it)."""
+    _check_reply(body)
+    if conversation.inbox_id is None:
+        raise BusinessError("The conversation has no inbox to reply on.", code="NO_INBOX")
+    contact = await session.get_one(Contact, conversation.contact_id)
+    attachments = await file_attachments(session, conversation.workspace_id, body.files or [])
+    previous_status = conversation.status
+    # The queue writes into the contact's latest conversation on the inbox: make it this one.
+    conversation.last_activity_at = utcnow()
+    await session.flush()
+    message = await queue_outgoing_message(
+        session,
+        contact,
+        conversation.inbox_id,
+        content=body.text,
+        attachments=attachments,
+        sender_type="agent",
+        sender_id=who.member_id,
+        content_type="template" if body.template is not None else "text",
+        content_attributes=reply_attributes(body),
+    )
+    if message.conversation_id != conversation.id:  # pragma: no cover - a same-instant tie on another row
+        raise Conflict("Another conversation of the contact on this inbox is newer; reply there.")
+    out = MessageOut.model_validate(message)
+    await events.publish(session, conversation.workspace_id, events.MESSAGE_CREATED, _json(out))
+    await _changed(session, conversation, previous_status=previous_status)
+    return out
+
+
+async def add_note(
+    session: AsyncSession, who: Principal, conversation: Conversation, text: str
+) -> MessageOut:
+    """A private message by the agent: shown to agents, never queued (status sent, nothing due)."""
+    now = utcnow()
+    message = Message(
+        workspace_id=conversation.workspace_id,
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        inbox_id=conversation.inbox_id,
+        direction="outgoing",
+        private=True,
+        sender_type="agent",
+        sender_id=who.member_id,
+        content_type="text",
+        content=text,
+        attachments=[],
+        content_attributes={},
+        status="sent",
+        next_attempt_at=None,
+    )
+    session.add(message)
+    conversation.last_activity_at = now
+    await session.flush()
+    out = MessageOut.model_validate(message)
+    await events.publish(session, conversation.workspace_id, events.MESSAGE_CREATED, _json(out))
+    await _changed(session, conversation)
+    return out
+
+
+async def _member_user(session: AsyncSession, workspace_id: int, assignee_id: int) -> int:
+    """The user id of the workspace member with this member id (or user id); 404 otherwise."""
+    user_id = await session.scalar(
+        select(Member.user_id)
+        .where(
+            Member.workspace_id == workspace_id, or_(Member.id == assignee_id, Member.user_id == assignee_id)
+        )
+        .limit(1)
+    )
+    if user_id is None:
+        raise NotFound("Member not found.", resource="member", assigneeId=str(assignee_id))
+    return user_id
+
+
+async def assign(session: AsyncSession, conversation: Conversation, body: Assignment) -> ConversationOut:
+    """Set the assignee and/or the team; a field left out keeps its value, null clears it."""
+    given = body.model_fields_set
+    if not given & {"assignee_id", "team_id"}:
+        raise invalid_field("assigneeId", "give assigneeId, teamId or both")
+    ws = conversation.workspace_id
+    before = (conversation.assigned_user_id, conversation.assigned_team_id)
+    if "assignee_id" in given:
+        conversation.assigned_user_id = (
+            None if body.assignee_id is None else await _member_user(session, ws, body.assignee_id)
+        )
+    if "team_id" in given:
+        if body.team_id is not None:
+            found = await session.scalar(
+                select(Team.id).where(Team.id == body.team_id, Team.workspace_id == ws)
+            )
+            if found is None:
+                raise NotFound("Team not found.", resource="team", teamId=str(body.team_id))
+        conversation.assigned_team_id = body.team_id
+    after = (conversation.assigned_user_id, conversation.assigned_team_id)
+    return await _changed(session, conversation, assigned=after != before)
+
+
+async def set_status(
+    session: AsyncSession, conversation: Conversation, body: StatusChange
+) -> ConversationOut:
+    """open | pending | resolved, or snoozed until a future time (then reopened by wake_snoozed)."""
+    if body.status == "snoozed":
+        if body.snoozed_until is None:
+            raise invalid_field("snoozedUntil", "is required to snooze")
+        if _aware(body.snoozed_until) <= utcnow():
+            raise invalid_field("snoozedUntil", "must be in the future")
+    elif body.snoozed_until is not None:
+        raise invalid_field("snoozedUntil", "only with status snoozed")
+    previous = conversation.status
+    conversation.status = body.status
+    conversation.snoozed_until = _aware(body.snoozed_until) if body.snoozed_until is not None else None
+    return await _changed(session, conversation, previous_status=previous)
+
+
+async def set_bot(session: AsyncSession, conversation: Conversation, body: BotSetting) -> ConversationOut:
+    """Bot on or off for this conversation; off may be until botResumeAt (then wake_snoozed turns it on)."""
+    if body.bot_resume_at is not None:
+        if body.bot_enabled:
+            raise invalid_field("botResumeAt", "only with botEnabled false")
+        if _aware(body.bot_resume_at) <= utcnow():
+            raise invalid_field("botResumeAt", "must be in the future")
+    if conversation.bot_enabled and not body.bot_enabled:
+        conversation.transferred_to_human_at = utcnow()
+    conversation.bot_enabled = body.bot_enabled
+    conversation.bot_resume_at = _aware(body.bot_resume_at) if body.bot_resume_at is not None else None
+    return await _changed(session, conversation)
+
+
+async def mark_read(session: AsyncSession, conversation: Conversation) -> ConversationOut:
+    conversation.agent_last_read_at = utcnow()
+    return await _changed(session, conversation)
+
+
+async def set_followed(session: AsyncSession, conversation: Conversation, followed: bool) -> ConversationOut:
+    conversation.followed = followed
+    return await _changed(session, conversation)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """A datetime without a zone is UTC."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+async def reopen_on_contact_message(session: AsyncSession, conversation: Conversation) -> bool:
+    """Reopen a snoozed or resolved conversation because its contact wrote (events published); True if it did.
+
+    For the inbound pipeline: call it on the conversation the message lands in, before changing it further.
+    """
+    if conversation.status not in ("snoozed", "resolved"):
+        return False
+    previous = conversation.status
+    conversation.status = "open"
+    conversation.snoozed_until = None
+    await _changed(session, conversation, previous_status=previous)
+    return True
+
+
+async def _claim(
+    session: AsyncSession, where: list[ColumnElement[bool]], values: dict[str, Any]
+) -> list[int]:
+    """Change up to SNOOZE_BATCH rows matching `where`, each by one compare-and-set UPDATE (so concurrent
+    callers never both change a row); returns the ids changed."""
+    ids = list((await session.execute(select(Conversation.id).where(*where).limit(SNOOZE_BATCH))).scalars())
+    if not ids:
+        return []
+    stmt = update(Conversation).where(Conversation.id.in_(ids), *where).values(values)
+    result = await session.execute(
+        stmt.returning(Conversation.id), execution_options={"synchronize_session": False}
+    )
+    return list(result.scalars())
+
+
+async def wake_snoozed(session: AsyncSession, now: dt.datetime) -> int:
+    """Reopen snoozed conversations whose snoozedUntil has passed, and turn the bot back on where botResumeAt
+    has passed, publishing their events. Returns how many conversations changed (at most SNOOZE_BATCH of
+    each kind per call: call it every tick). Safe to run in several workers at once."""
+    woken = await _claim(
+        session,
+        [Conversation.status == "snoozed", Conversation.snoozed_until <= now],
+        {"status": "open", "snoozed_until": None, "updated_at": now},
+    )
+    for out in await objects(session, woken, refresh=True):
+        payload = _json(out)
+        await events.publish(
+            session,
+            out.workspace_id,
+            events.CONVERSATION_STATUS_CHANGED,
+            {**payload, "previousStatus": "snoozed"},
+        )
+        await events.publish(session, out.workspace_id, events.CONVERSATION_UPDATED, payload)
+    resumed = await _claim(
+        session,
+        [Conversation.bot_enabled.is_(False), Conversation.bot_resume_at <= now],
+        {"bot_enabled": True, "bot_resume_at": None, "updated_at": now},
+    )
+    for out in await objects(session, resumed, refresh=True):
+        await events.publish(session, out.workspace_id, events.CONVERSATION_UPDATED, _json(out))
+    return len(woken) + len(resumed)
