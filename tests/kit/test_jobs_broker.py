@@ -44,3 +44,27 @@ async def test_redis_stream_broker_runs_a_job_in_a_worker() -> None:
         with pytest.raises(asyncio.CancelledError):
             await worker
         await broker.shutdown()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="CHATBOTX_TEST_REDIS_URL is not set")
+async def test_worker_runs_the_worker_startup_hooks_first() -> None:
+    from taskiq import TaskiqEvents
+
+    broker = jobs.make_broker(REDIS_URL, queue_name=f"chatbotx-test-{uuid.uuid4().hex}")
+    started: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    @broker.on_event(TaskiqEvents.WORKER_STARTUP)
+    async def on_start(_state: object) -> None:
+        started.set_result(True)
+
+    await broker.startup()  # as a client: the worker hooks have not run
+    assert not started.done()
+    worker = jobs.start_worker(broker)
+    try:
+        assert await asyncio.wait_for(started, timeout=10)
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+        await broker.shutdown()

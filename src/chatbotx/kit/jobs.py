@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import pkgutil
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask, InMemoryBroker
+from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask, InMemoryBroker, TaskiqEvents
 from taskiq.api import run_receiver_task
 
 from chatbotx.kit.db import after_commit
@@ -62,6 +63,18 @@ def import_task_modules() -> None:
 
 
 def start_worker(target: AsyncBroker | None = None) -> asyncio.Task[None]:
-    """Consume the external broker's queue in this process (a background task; cancel it to stop)."""
+    """Consume the external broker's queue in this process (a background task; cancel it to stop).
+
+    The worker-startup hooks run first (e.g. resuming interrupted imports): the broker was started as a
+    client, so `startup()` did not run them."""
     import_task_modules()
-    return asyncio.create_task(run_receiver_task(target or broker, run_startup=False))
+    chosen = target or broker
+
+    async def run() -> None:
+        for handler in chosen.event_handlers[TaskiqEvents.WORKER_STARTUP]:
+            result = handler(chosen.state)
+            if inspect.isawaitable(result):
+                await result
+        await run_receiver_task(chosen, run_startup=False)
+
+    return asyncio.create_task(run())
