@@ -11,6 +11,7 @@ from chatbotx.kit.routing import op
 from chatbotx.kit.security import Principal, require
 from chatbotx.lists.paging import OptionalPageDep
 from chatbotx.webhooks import service
+from chatbotx.webhooks.inbound import inbound_router  # noqa: F401  (channel webhooks, mounted by app.py)
 from chatbotx.webhooks.schemas import Webhook
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["Webhooks"])

@@ -1,0 +1,1 @@
+"""Inbound pipeline: verified webhook events stored once, then handled by a job."""

@@ -1,0 +1,28 @@
+"""Jobs: `inbound.process` drains an inbox's pending webhook events; the sweeper re-kicks forgotten ones."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatbotx.inbound import worker
+from chatbotx.kit import jobs
+
+
+@jobs.broker.task(task_name="inbound.process")
+async def process(inbox_id: int) -> int:
+    return await worker.process_inbox(int(inbox_id))
+
+
+def kick_after_commit(session: AsyncSession, inbox_id: int) -> None:
+    jobs.kick_after_commit(session, process, inbox_id)
+
+
+async def kick(inbox_id: int) -> None:
+    await process.kiq(inbox_id)
+
+
+def start_sweeper() -> asyncio.Task[None]:
+    """The sweeper loop as a background task of this process (API process or `server worker`)."""
+    return asyncio.create_task(worker.run_sweeper(kick))
