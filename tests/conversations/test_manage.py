@@ -152,6 +152,9 @@ async def test_reply_queues_the_message_with_its_attributes(tenant: Tenant) -> N
     assert recorded[0][1]["id"] == str(message.id) and recorded[0][1]["contentAttributes"]["buttons"]
     assert recorded[1][1]["status"] == "open" and recorded[1][1]["previousStatus"] == "pending"
     assert recorded[2][1]["lastMessage"]["id"] == str(message.id)
+    assert (
+        recorded[2][1]["inboxId"] == str(conversation.inbox_id) and recorded[2][1]["assignedTeamId"] is None
+    )
 
 
 async def test_reply_with_a_template(tenant: Tenant) -> None:
@@ -217,6 +220,7 @@ async def test_reply_lands_in_the_conversation_replied_to(tenant: Tenant) -> Non
         contact, inbox, status="resolved", last_activity_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     )
     newer = await make_conversation(contact, inbox, last_activity_at=dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    await make_contact_inbox(contact, inbox)
     response = await tenant.client.post(url(older, "messages"), json={"text": "about your old order"})
     assert response.status_code == 201, response.text
     assert response.json()["conversationId"] == str(older.id)
@@ -327,10 +331,7 @@ async def test_status_and_snooze(tenant: Tenant) -> None:
         "conversation.updated",
         "conversation.updated",
     ]
-    assert [p.get("previousStatus") for t, p in recorded if t == "conversation.status_changed"] == [
-        "open",
-        "snoozed",
-    ]
+    assert [p["previousStatus"] for _, p in recorded] == ["open", "open", "snoozed", "snoozed", None]
 
 
 async def _due_count(now: dt.datetime) -> int:
@@ -369,13 +370,13 @@ async def test_wake_snoozed_reopens_only_due_ones(tenant: Tenant) -> None:
     assert (await reload(paused)).bot_enabled is True and (await reload(paused)).bot_resume_at is None
     assert (await reload(still_paused)).bot_enabled is False
     recorded = await events_of(tenant.workspace_id)
-    changed = [(t, p["id"], p.get("previousStatus")) for t, p in recorded]
+    changed = [(t, p["id"], p["previousStatus"]) for t, p in recorded]
     assert sorted(changed[:4]) == sorted(
         [
             ("conversation.status_changed", str(due.id), "snoozed"),
-            ("conversation.updated", str(due.id), None),
+            ("conversation.updated", str(due.id), "snoozed"),
             ("conversation.status_changed", str(exactly.id), "snoozed"),
-            ("conversation.updated", str(exactly.id), None),
+            ("conversation.updated", str(exactly.id), "snoozed"),
         ]
     )
     assert changed[4:] == [("conversation.updated", str(paused.id), None)]

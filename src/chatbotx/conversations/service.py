@@ -287,6 +287,16 @@ def _json(model: ConversationOut | MessageOut) -> dict[str, Any]:
     return model.model_dump(mode="json", by_alias=True)
 
 
+def event_payload(out: ConversationOut, previous_status: str | None = None) -> dict[str, Any]:
+    """A conversation.* event's payload: the conversation object plus the keys of the inbound pipeline's
+    conversation events (inboxId, assignedTeamId, previousStatus: set when the status changed, else null)."""
+    payload = _json(out)
+    payload["inboxId"] = payload["inbox"]["id"] if payload.get("inbox") else None
+    payload["assignedTeamId"] = payload["assignedInboxTeamId"]
+    payload["previousStatus"] = previous_status
+    return payload
+
+
 async def _changed(
     session: AsyncSession,
     conversation: Conversation,
@@ -297,12 +307,11 @@ async def _changed(
     """Flush `conversation`'s change and publish its events; returns the conversation object."""
     await session.flush()
     out = (await objects(session, [conversation.id]))[0]
-    payload = _json(out)
+    status_changed = previous_status is not None and previous_status != conversation.status
+    payload = event_payload(out, previous_status if status_changed else None)
     ws = conversation.workspace_id
-    if previous_status is not None and previous_status != conversation.status:
-        await events.publish(
-            session, ws, events.CONVERSATION_STATUS_CHANGED, {**payload, "previousStatus": previous_status}
-        )
+    if status_changed:
+        await events.publish(session, ws, events.CONVERSATION_STATUS_CHANGED, payload)
     if assigned:
         await events.publish(session, ws, events.CONVERSATION_ASSIGNED, payload)
     await events.publish(session, ws, events.CONVERSATION_UPDATED, payload)
@@ -527,13 +536,8 @@ async def wake_snoozed(session: AsyncSession, now: dt.datetime) -> int:
         {"status": "open", "snoozed_until": None, "updated_at": now},
     )
     for out in await objects(session, woken, refresh=True):
-        payload = _json(out)
-        await events.publish(
-            session,
-            out.workspace_id,
-            events.CONVERSATION_STATUS_CHANGED,
-            {**payload, "previousStatus": "snoozed"},
-        )
+        payload = event_payload(out, "snoozed")
+        await events.publish(session, out.workspace_id, events.CONVERSATION_STATUS_CHANGED, payload)
         await events.publish(session, out.workspace_id, events.CONVERSATION_UPDATED, payload)
     resumed = await _claim(
         session,
@@ -541,5 +545,5 @@ async def wake_snoozed(session: AsyncSession, now: dt.datetime) -> int:
         {"bot_enabled": True, "bot_resume_at": None, "updated_at": now},
     )
     for out in await objects(session, resumed, refresh=True):
-        await events.publish(session, out.workspace_id, events.CONVERSATION_UPDATED, _json(out))
+        await events.publish(session, out.workspace_id, events.CONVERSATION_UPDATED, event_payload(out))
     return len(woken) + len(resumed)
