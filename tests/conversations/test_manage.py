@@ -195,6 +195,12 @@ async def test_reply_refusals(tenant: Tenant, other_tenant: Tenant) -> None:
         response = await tenant.client.post(url(conversation, "messages"), json=body)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["data"]["errors"][0]["field"] == field, (body, response.text)
+    raw = b'{"template": {"name": "n", "language": "en", "components": [{"v": [1e999]}]}}'
+    response = await tenant.client.post(
+        url(conversation, "messages"), content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["data"]["errors"][0]["field"] == "template.components"
     foreign = await make_file(other_tenant.workspace_id)
     response = await tenant.client.post(url(conversation, "messages"), json={"files": [str(foreign.id)]})
     assert response.status_code == 404

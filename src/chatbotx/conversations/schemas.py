@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from chatbotx.contacts.schemas import ContactConversation
 from chatbotx.kit.fieldtypes import LONG_TEXT_MAX
@@ -86,12 +87,32 @@ class QuickReply(InputSchema):
     )
 
 
+def _finite(value: Any, depth: int = 0) -> bool:
+    """No NaN or infinity anywhere (JSON columns cannot store them; PostgreSQL refuses them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return all(_finite(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v, depth + 1) for v in value)
+    return True
+
+
 class ReplyTemplate(InputSchema):
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(min_length=1, max_length=20, examples=["en_US"])
     components: list[dict[str, Any]] = Field(
         default_factory=list, max_length=20, description="Template components with their parameters"
     )
+
+    @field_validator("components")
+    @classmethod
+    def _plain_json(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not _finite(value):
+            raise ValueError("numbers must be finite, nesting at most 32 deep")
+        return value
 
 
 class ConversationReply(InputSchema):
