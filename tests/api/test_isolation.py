@@ -33,6 +33,8 @@ BODIES: dict[str, Callable[[Seeded], Any]] = {
     "setBotField": lambda a: {"value": "x"},
     "setContactCustomField": lambda a: {"value": "x"},
     "triggerAutoReply": lambda a: {"keyword": "hi"},  # the seeded keyword's phrase
+    "replyToConversation": lambda a: {"text": "hello"},
+    "assignConversation": lambda a: {"assigneeId": str(a.ids["member"]), "teamId": str(a.ids["team"])},
 }
 # Upserts by email:/phone: create the contact in A when A has none: only their id forms must be a 404.
 UPSERTS = {"upsertContact"}
