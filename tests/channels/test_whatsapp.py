@@ -356,7 +356,7 @@ async def test_connect(number: WhatsAppNumber, fake: MetaGraphFake, http: httpx.
     assert added == {
         "displayPhoneNumber": "+1 555-078-3881",
         "verifiedName": "ChatbotX Shop",
-        "sourceId": "+15550783881",
+        "phoneNumber": "+15550783881",
     }
     [request] = fake.requests
     assert (request.method, request.path) == ("GET", f"/v21.0/{number.id}")

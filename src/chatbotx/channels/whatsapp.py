@@ -604,11 +604,12 @@ class WhatsAppAdapter:
             raise
         body = _json(response)
         display = str(body.get("display_phone_number") or "")
-        added: dict[str, Any] = {"displayPhoneNumber": display, "verifiedName": body.get("verified_name")}
         digits = re.sub(r"\D", "", display)
-        if digits:
-            added["sourceId"] = "+" + digits  # the inbox's own address: its number in E.164
-        return added
+        return {
+            "displayPhoneNumber": display,  # as Meta shows it: "+1 555-078-3881"
+            "phoneNumber": f"+{digits}" if digits else None,  # the channel's own number in E.164
+            "verifiedName": body.get("verified_name"),
+        }
 
     async def handshake(self, ctx: ChannelContext, request: WebhookRequest) -> tuple[int, bytes] | None:
         if request.method.upper() != "GET" or "hub.mode" not in request.query:
