@@ -121,7 +121,7 @@ async def test_reply_queues_the_message_with_its_attributes(tenant: Tenant) -> N
         "text": "Pick one",
         "files": [str(stored.id), "https://example.com/a.pdf"],
         "buttons": [{"title": "Yes", "payload": "YES"}, {"title": "Site", "url": "https://example.com"}],
-        "quickReplies": [{"title": "Red", "payload": "RED"}, {"title": "Blue"}],
+        "quickReplies": [{"title": "Red", "payload": "RED"}, {"title": "Blue"}, "Green"],
     }
     response = await tenant.client.post(url(conversation, "messages"), json=body)
     assert response.status_code == 201, response.text
@@ -135,7 +135,11 @@ async def test_reply_queues_the_message_with_its_attributes(tenant: Tenant) -> N
     assert message.inbox_id == conversation.inbox_id
     assert message.content_attributes == {
         "buttons": [{"title": "Yes", "payload": "YES"}, {"title": "Site", "url": "https://example.com"}],
-        "quickReplies": [{"title": "Red", "payload": "RED"}, {"title": "Blue", "payload": "Blue"}],
+        "quickReplies": [
+            {"title": "Red", "payload": "RED"},
+            {"title": "Blue", "payload": "Blue"},
+            {"title": "Green", "payload": "Green"},
+        ],
     }
     assert message.attachments == [
         {"fileId": str(stored.id), "name": "photo.jpg", "contentType": "image/jpeg", "size": 1234},

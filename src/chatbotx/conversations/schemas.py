@@ -100,6 +100,9 @@ def _finite(value: Any, depth: int = 0) -> bool:
     return True
 
 
+QuickReplyTitle = Annotated[str, Field(min_length=1, max_length=256)]
+
+
 class ReplyTemplate(InputSchema):
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(min_length=1, max_length=20, examples=["en_US"])
@@ -121,7 +124,12 @@ class ConversationReply(InputSchema):
         default=None, description="Up to 10 file ids (uploaded files) or URLs"
     )
     buttons: list[ReplyButton] | None = Field(default=None, min_length=1, max_length=MAX_BUTTONS)
-    quick_replies: list[QuickReply] | None = Field(default=None, min_length=1, max_length=MAX_QUICK_REPLIES)
+    quick_replies: list[QuickReply | QuickReplyTitle] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_QUICK_REPLIES,
+        description="{title, payload?} objects, or plain titles (`--quickReplies Red,Blue`)",
+    )
     template: ReplyTemplate | None = Field(
         default=None, description="A pre-approved (WhatsApp) template; alone, without text, files or buttons"
     )

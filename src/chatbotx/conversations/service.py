@@ -330,7 +330,9 @@ def reply_attributes(body: ConversationReply) -> dict[str, Any]:
         ]
     if body.quick_replies:
         attributes["quickReplies"] = [
-            {"title": q.title, "payload": q.payload if q.payload is not None else q.title}
+            {"title": q, "payload": q}
+            if isinstance(q, str)
+            else {"title": q.title, "payload": q.payload if q.payload is not None else q.title}
             for q in body.quick_replies
         ]
     if body.template is not None:
