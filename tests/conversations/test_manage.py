@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from chatbotx.conversations import service
 from chatbotx.kit import db
@@ -345,20 +345,18 @@ async def test_status_and_snooze(tenant: Tenant) -> None:
 
 
 async def _due_count(now: dt.datetime) -> int:
+    """Conversations (of any test) a wake at `now` changes: due snoozes and due bot resumes."""
+    due = or_(
+        and_(Conversation.status == "snoozed", Conversation.snoozed_until <= now),
+        and_(Conversation.bot_enabled.is_(False), Conversation.bot_resume_at <= now),
+    )
     async with db.get_database().sessionmaker() as session:
-        return int(
-            await session.scalar(
-                select(func.count())
-                .select_from(Conversation)
-                .where(Conversation.status == "snoozed", Conversation.snoozed_until <= now)
-            )
-            or 0
-        )
+        return int(await session.scalar(select(func.count()).select_from(Conversation).where(due)) or 0)
 
 
-async def _wake(now: dt.datetime) -> int:
+async def _wake(now: dt.datetime, interval: float = 0) -> int:
     async with db.get_database().sessionmaker() as session:
-        count = await service.wake_snoozed(session, now)
+        count = await service.wake_snoozed(session, now, interval=interval)
         await db.commit(session)
     return count
 
@@ -372,8 +370,8 @@ async def test_wake_snoozed_reopens_only_due_ones(tenant: Tenant) -> None:
     paused = await setup(tenant, bot_enabled=False, bot_resume_at=now - dt.timedelta(minutes=1))
     still_paused = await setup(tenant, bot_enabled=False, bot_resume_at=now + dt.timedelta(minutes=1))
     expected = await _due_count(now)
-    assert expected >= 2
-    assert await _wake(now) == expected + 1
+    assert expected >= 3
+    assert await _wake(now) == expected
     assert (await reload(due)).status == "open" and (await reload(due)).snoozed_until is None
     assert (await reload(exactly)).status == "open"
     assert (await reload(later)).status == "snoozed" and (await reload(resolved)).status == "resolved"
@@ -394,6 +392,17 @@ async def test_wake_snoozed_reopens_only_due_ones(tenant: Tenant) -> None:
     # Nothing is due any more: a second tick changes nothing and publishes nothing.
     assert await _wake(now) == 0
     assert len(await events_of(tenant.workspace_id)) == 5
+
+
+async def test_wake_snoozed_looks_at_most_once_per_interval(tenant: Tenant) -> None:
+    now = dt.datetime(2050, 1, 1, tzinfo=dt.UTC)
+    await _wake(now)  # nothing else due
+    assert await _wake(now, interval=3600) == 0  # a look just happened
+    due = await setup(tenant, status="snoozed", snoozed_until=now - dt.timedelta(minutes=1))
+    assert await _wake(now, interval=3600) == 0
+    assert (await reload(due)).status == "snoozed"
+    assert await _wake(now) == 1
+    assert (await reload(due)).status == "open"
 
 
 async def test_reopen_on_contact_message(tenant: Tenant) -> None:

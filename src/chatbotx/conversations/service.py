@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -221,6 +222,8 @@ async def list_conversations(
 # those change, message.created for a reply or note) in the caller's transaction; nothing here commits.
 
 SNOOZE_BATCH = 500
+WAKE_INTERVAL = 5.0  # seconds between two looks for due snoozes in one process
+_last_wake = float("-inf")  # time.monotonic() of this process's last look
 
 
 def _rows() -> ConversationRows:
@@ -528,10 +531,16 @@ async def _claim(
     return list(result.scalars())
 
 
-async def wake_snoozed(session: AsyncSession, now: dt.datetime) -> int:
+async def wake_snoozed(session: AsyncSession, now: dt.datetime, *, interval: float = WAKE_INTERVAL) -> int:
     """Reopen snoozed conversations whose snoozedUntil has passed, and turn the bot back on where botResumeAt
     has passed, publishing their events. Returns how many conversations changed (at most SNOOZE_BATCH of
-    each kind per call: call it every tick). Safe to run in several workers at once."""
+    each kind per call). Safe to run in several workers at once.
+
+    Call it every tick: it looks at the database at most once per `interval` seconds in a process (the scan
+    is not free), except right after a full batch, when more are waiting."""
+    global _last_wake
+    if interval > 0 and time.monotonic() - _last_wake < interval:
+        return 0
     woken = await _claim(
         session,
         [Conversation.status == "snoozed", Conversation.snoozed_until <= now],
@@ -548,4 +557,6 @@ async def wake_snoozed(session: AsyncSession, now: dt.datetime) -> int:
     )
     for out in await objects(session, resumed, refresh=True):
         await events.publish(session, out.workspace_id, events.CONVERSATION_UPDATED, event_payload(out))
+    full = len(woken) == SNOOZE_BATCH or len(resumed) == SNOOZE_BATCH
+    _last_wake = float("-inf") if full else time.monotonic()
     return len(woken) + len(resumed)
