@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import and_, func, or_, select
 
 from chatbotx.conversations import service
 from chatbotx.kit import db
-from chatbotx.models import Conversation, Event, Member, Message, Team, TeamMember, User
+from chatbotx.messages import service as messages_service
+from chatbotx.models import ContactInbox, Conversation, Event, Member, Message, Team, TeamMember, User
 from chatbotx.workspaces.service import create_token
 from tests.conftest import Tenant
 from tests.contact_tags.factories import (
@@ -473,3 +476,51 @@ async def test_scopes(tenant: Tenant, app: object) -> None:
         assert response.status_code == 403
         assert (await reader.post(url(conversation, "read"))).status_code == 403
     assert await rows(Message, Message.conversation_id == conversation.id) == []
+
+
+def _delivery_checks_wired() -> bool:
+    # PIPELINE-OUT's checks (dispatcher.policy.check_sendable) run inside queue_outgoing_message.
+    return "check_sendable" in inspect.getsource(messages_service.queue_outgoing_message)
+
+
+async def test_reply_surfaces_the_channel_refusals(tenant: Tenant) -> None:
+    if not _delivery_checks_wired():
+        pytest.skip("queue_outgoing_message does not run the delivery checks yet")
+    import chatbotx.channels.whatsapp  # noqa: F401  (registers the adapter)
+
+    inbox = await make_inbox(tenant.workspace_id, "WA", "whatsapp")
+    contact = await make_contact(tenant.workspace_id)
+    await insert(
+        ContactInbox(
+            contact_id=contact.id,
+            inbox_id=inbox.id,
+            source_id="15550001111",
+            last_inbound_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2),
+        )
+    )
+    conversation = await make_conversation(contact, inbox)
+    response = await tenant.client.post(url(conversation, "messages"), json={"text": "still there?"})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "OUTSIDE_WINDOW"
+    assert await rows(Message, Message.conversation_id == conversation.id) == []
+    assert await events_of(tenant.workspace_id) == []
+    # A template may be sent outside the window.
+    template = {"name": "follow_up", "language": "en_US"}
+    response = await tenant.client.post(url(conversation, "messages"), json={"template": template})
+    assert response.status_code == 201, response.text
+
+    unreachable = await make_contact(tenant.workspace_id)
+    await insert(
+        ContactInbox(
+            contact_id=unreachable.id,
+            inbox_id=inbox.id,
+            source_id="15550002222",
+            last_inbound_at=dt.datetime.now(dt.UTC),
+            unreachable_at=dt.datetime.now(dt.UTC),
+            unreachable_reason="BLOCKED_BY_USER",
+        )
+    )
+    blocked_us = await make_conversation(unreachable, inbox)
+    response = await tenant.client.post(url(blocked_us, "messages"), json={"text": "hello?"})
+    assert response.status_code == 400 and response.json()["code"] == "CONTACT_UNREACHABLE", response.text
+    assert await rows(Message, Message.conversation_id == blocked_us.id) == []
