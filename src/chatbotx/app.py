@@ -16,6 +16,7 @@ from sqlalchemy import text
 from starlette.routing import BaseRoute
 
 import chatbotx
+from chatbotx.dispatcher import runner as dispatcher
 from chatbotx.kit import db, jobs
 from chatbotx.kit.errors import install_error_handlers
 from chatbotx.kit.http import close_http_client
@@ -69,9 +70,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = None
         if jobs.is_external() and not settings.no_worker:
             worker = jobs.start_worker()
+        if not settings.no_worker:
+            dispatcher.start()  # sends queued messages (chatbotx server worker runs it in scale-out)
         try:
             yield
         finally:
+            await dispatcher.stop()
             await mcp_http.close()
             if worker is not None:
                 worker.cancel()

@@ -18,7 +18,8 @@ APP_SECRET = "app-secret-0123456789"
 
 async def _create(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     body.setdefault("name", "Support bot")
-    body.setdefault("channel", "telegram")
+    # A channel without an adapter: these tests are about storing config; connecting is in test_connect.py.
+    body.setdefault("channel", "zalo")
     response = await api.post(URL, json=body)
     assert response.status_code == 201, response.text
     assert BOT_TOKEN not in response.text and APP_SECRET not in response.text
@@ -45,14 +46,17 @@ async def test_create_splits_and_encrypts_secrets(api: httpx.AsyncClient) -> Non
         "sourceId",
         "workspaceId",
         "status",
+        "statusReason",
         "config",
         "secretKeys",
         "webhookUrl",
+        "verifyToken",
     }
     assert channel["config"] == {"allowGroups": True, "greeting": {"text": "hi"}}
     assert channel["secretKeys"] == ["botToken"]
     assert channel["status"] == "active" and channel["sourceId"] == "bot42"
-    assert channel["webhookUrl"].endswith(f"/webhooks/telegram/{channel['id']}")
+    assert channel["webhookUrl"].endswith(f"/webhooks/zalo/{channel['id']}")
+    assert channel["verifyToken"] is None and channel["statusReason"] is None
 
     row = await _row(channel["id"])
     assert row.credentials is not None and BOT_TOKEN not in row.credentials
@@ -62,7 +66,7 @@ async def test_create_splits_and_encrypts_secrets(api: httpx.AsyncClient) -> Non
 
 async def test_secrets_are_never_returned(api: httpx.AsyncClient) -> None:
     config = {"accessToken": BOT_TOKEN, "appSecret": APP_SECRET, "smtp_password": "pw-123456", "phone": "+1"}
-    channel = await _create(api, channel="whatsapp", config=config)
+    channel = await _create(api, channel="tiktok", config=config)
     assert channel["secretKeys"] == ["accessToken", "appSecret", "smtp_password"]
     for response in (
         await api.get(URL),
@@ -119,7 +123,7 @@ async def test_bad_input_is_422(api: httpx.AsyncClient, body: dict[str, Any]) ->
 async def test_bad_update_is_422_and_writes_nothing(api: httpx.AsyncClient) -> None:
     channel = await _create(api, config={"botToken": BOT_TOKEN})
     assert (await api.put(f"{URL}/{channel['id']}", json={"status": "broken"})).status_code == 422
-    assert (await api.put(f"{URL}/{channel['id']}", json={"channel": "whatsapp"})).status_code == 422
+    assert (await api.put(f"{URL}/{channel['id']}", json={"channel": "tiktok"})).status_code == 422
     nested = await api.put(f"{URL}/{channel['id']}", json={"config": {"a": 1, "x": {"clientSecret": "s"}}})
     assert nested.status_code == 422
     assert nested.json()["data"]["errors"][0]["field"] == "config.x.clientSecret"
@@ -128,7 +132,7 @@ async def test_bad_update_is_422_and_writes_nothing(api: httpx.AsyncClient) -> N
 
 async def test_list_paging_and_filter(api: httpx.AsyncClient) -> None:
     for index in range(3):
-        await _create(api, name=f"tg{index}")
+        await _create(api, name=f"tg{index}", channel="zalo")
     await _create(api, name="web", channel="webchat")
     page = (await api.get(URL, params={"perPage": 2, "page": 2, "includes": "inbox"})).json()
     assert page["pageCount"] == 2 and [c["name"] for c in page["data"]] == ["tg2", "web"]

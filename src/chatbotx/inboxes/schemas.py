@@ -28,12 +28,20 @@ class Channel(Schema):
     channel: ChannelKind
     source_id: str | None = None
     workspace_id: IdStr
-    status: str
+    status: str = Field(description="active, disabled, or needs_attention (see statusReason)")
+    status_reason: str | None = Field(
+        default=None, description="Why the channel needs attention (an expired token, ...)"
+    )
     config: dict[str, Any] = Field(description="The channel's settings without its secrets")
     secret_keys: list[str] = Field(
         description="Names of the secrets that are set (their values are never shown)"
     )
     webhook_url: str = Field(description="Where the provider must send this channel's events")
+    verify_token: str | None = Field(
+        default=None,
+        description="Meta channels (whatsapp, messenger, instagram): the verify token to enter with "
+        "webhookUrl in Meta's dashboard (generated when not given)",
+    )
 
 
 class ChannelCreate(InputSchema):

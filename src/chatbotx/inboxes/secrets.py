@@ -1,7 +1,8 @@
 """Splitting a channel's config into public settings and secrets, and sealing the secrets for storage.
 
 A key is secret when it ends in Token, Secret, Password, ApiKey or PrivateKey (any case, `_`/`-` ignored):
-botToken, accessToken, appSecret, pageAccessToken, smtpPassword, imapPassword... Secrets must be top-level
+botToken, accessToken, appSecret, pageAccessToken, smtpPassword, imapPassword... except `verifyToken` (Meta's
+webhook verify token, which the user must copy into Meta's dashboard). Secrets must be top-level
 string values of `config`. The sealed form lists the secret key names in clear (so listing channels needs no
 decryption) next to the Fernet-encrypted values.
 """
@@ -19,8 +20,13 @@ SECRET_SUFFIXES = ("token", "secret", "password", "apikey", "privatekey")
 MAX_SECRET_LENGTH = 4096
 
 
+# Names that look secret but must be shown: Meta's webhook verify token is typed into Meta's dashboard.
+PUBLIC_KEYS = frozenset({"verifytoken"})
+
+
 def is_secret_key(key: str) -> bool:
-    return key.lower().replace("_", "").replace("-", "").endswith(SECRET_SUFFIXES)
+    name = key.lower().replace("_", "").replace("-", "")
+    return name.endswith(SECRET_SUFFIXES) and name not in PUBLIC_KEYS
 
 
 def _refuse_nested_secrets(value: Any, path: str) -> None:

@@ -1,17 +1,83 @@
-"""Inboxes (the "channels" API): config with its secrets split off and encrypted; scoped to the workspace."""
+"""Inboxes (the "channels" API): config with its secrets split off and encrypted; scoped to the workspace.
+
+A channel with an adapter is connected on create and on a config change (the adapter checks the credentials
+with the provider and registers our webhook); a refusal is a 400 CHANNEL_CONNECT_FAILED and nothing is stored.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import secrets as random
 from collections.abc import Sequence
+from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chatbotx.channels import registry
+from chatbotx.channels.base import ChannelContext, ProviderError
 from chatbotx.inboxes import schemas, secrets
-from chatbotx.kit.errors import NotFound
+from chatbotx.kit.errors import BusinessError, NotFound
+from chatbotx.kit.http import http_client
+from chatbotx.kit.ids import new_id
 from chatbotx.kit.pagination import PageParams, paginate
 from chatbotx.models import Inbox
 from chatbotx.settings import get_settings
+
+log = logging.getLogger("chatbotx.inboxes")
+# Meta channels: the user configures our webhook URL and this verify token in Meta's dashboard.
+META_CHANNELS = frozenset({"whatsapp", "messenger", "instagram"})
+CHANNEL_NAMES = {
+    "whatsapp": "WhatsApp",
+    "messenger": "Messenger",
+    "instagram": "Instagram",
+    "telegram": "Telegram",
+}
+
+
+def _context(
+    inbox_id: int, workspace_id: int, public: dict[str, Any], secret: dict[str, str]
+) -> ChannelContext:
+    return ChannelContext(
+        inbox_id=inbox_id,
+        workspace_id=workspace_id,
+        config=dict(public),
+        credentials=dict(secret),
+        http=http_client(),
+        public_url=get_settings().public_url.rstrip("/"),
+    )
+
+
+async def connect(
+    channel: str, inbox_id: int, workspace_id: int, public: dict[str, Any], secret: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check the credentials with the provider and register our webhook; the config to store afterwards.
+    Called before anything is written, so a refusal leaves nothing behind."""
+    if channel in META_CHANNELS and not public.get("verifyToken") and not secret.get("verifyToken"):
+        public = {**public, "verifyToken": random.token_urlsafe(24)}
+    adapter = registry.get(channel)
+    if adapter is None:
+        return public, secret
+    name = CHANNEL_NAMES.get(channel, channel)
+    try:
+        extra = await adapter.connect(_context(inbox_id, workspace_id, public, secret))
+    except ProviderError as exc:
+        raise BusinessError(
+            f"Could not connect the {name} channel: {exc.message}",
+            code="CHANNEL_CONNECT_FAILED",
+            reason=exc.code,
+            providerCode=exc.provider_code,
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise BusinessError(
+            f"Could not connect the {name} channel: the provider could not be reached "
+            f"({type(exc).__name__}).",
+            code="CHANNEL_CONNECT_FAILED",
+            reason="PROVIDER_UNAVAILABLE",
+        ) from exc
+    return secrets.apply_config(public, secret, extra or {})
 
 
 def webhook_url(inbox: Inbox) -> str:
@@ -28,9 +94,11 @@ def channel_out(inbox: Inbox) -> schemas.Channel:
         source_id=inbox.source_id,
         workspace_id=inbox.workspace_id,
         status=inbox.status,
+        status_reason=inbox.status_reason,
         config=inbox.config or {},
         secret_keys=secrets.secret_keys(inbox.credentials),
         webhook_url=webhook_url(inbox),
+        verify_token=(inbox.config or {}).get("verifyToken") if inbox.channel in META_CHANNELS else None,
     )
 
 
@@ -67,7 +135,10 @@ async def get_many(session: AsyncSession, workspace_id: int, inbox_ids: Sequence
 
 async def create(session: AsyncSession, workspace_id: int, data: schemas.ChannelCreate) -> Inbox:
     public, secret_values = secrets.apply_config({}, {}, data.config)
+    inbox_id = new_id()  # before connecting: the webhook URL registered with the provider names it
+    public, secret_values = await connect(data.channel, inbox_id, workspace_id, public, secret_values)
     inbox = Inbox(
+        id=inbox_id,
         workspace_id=workspace_id,
         name=data.name,
         channel=data.channel,
@@ -88,15 +159,21 @@ async def update(
         inbox.name = data.name
     if "source_id" in data.model_fields_set:
         inbox.source_id = data.source_id
+    # A config change, or re-activating a channel that needs attention, connects again (fixing a token).
+    reconnect = bool(data.config) or (data.status == "active" and inbox.status == "needs_attention")
+    if reconnect:
+        current = credentials_of(inbox)
+        public, secret_values = secrets.apply_config(inbox.config or {}, current, data.config or {})
+        public, secret_values = await connect(inbox.channel, inbox.id, workspace_id, public, secret_values)
+        inbox.config = public  # a new dict: in-place changes to a JSON column are not tracked
+        if secret_values != current:
+            inbox.credentials = secrets.seal(secret_values)
+        if inbox.status == "needs_attention":
+            inbox.status, inbox.status_reason = "active", None
     if data.status is not None:
         inbox.status = data.status
-    if data.config:
-        touches_secrets = any(secrets.is_secret_key(k) for k in data.config)
-        current = credentials_of(inbox) if touches_secrets else {}
-        public, secret_values = secrets.apply_config(inbox.config or {}, current, data.config)
-        inbox.config = public  # a new dict: in-place changes to a JSON column are not tracked
-        if touches_secrets:
-            inbox.credentials = secrets.seal(secret_values)
+        if data.status == "active":
+            inbox.status_reason = None
     await session.flush()
     return inbox
 
@@ -104,5 +181,16 @@ async def update(
 async def delete(session: AsyncSession, workspace_id: int, inbox_id: int | None) -> None:
     """Delete the channel; its contacts' channel identities go with it, conversations stay (without inbox)."""
     inbox = await get(session, workspace_id, inbox_id)
+    await _disconnect(inbox)
     await session.delete(inbox)
     await session.flush()
+
+
+async def _disconnect(inbox: Inbox) -> None:
+    """Best effort: ask the provider to stop sending us the channel's events (Telegram's deleteWebhook)."""
+    adapter = registry.get(inbox.channel)
+    disconnect = getattr(adapter, "disconnect", None)
+    if disconnect is None or not inbox.credentials:
+        return
+    with contextlib.suppress(Exception):
+        await disconnect(_context(inbox.id, inbox.workspace_id, inbox.config or {}, credentials_of(inbox)))

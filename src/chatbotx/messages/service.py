@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.automation.keywords import KeywordRule, best_match
+from chatbotx.dispatcher.policy import check_sendable
+from chatbotx.dispatcher.runner import notify_after_commit
 from chatbotx.kit.db import utcnow
 from chatbotx.kit.errors import BusinessError, NotFound, invalid_field
 from chatbotx.kit.ids import parse_id
@@ -133,10 +135,21 @@ async def queue_outgoing_message(
     content_type: str = "text",
     content_attributes: dict[str, Any] | None = None,
 ) -> Message:
-    """Store an outgoing message (status queued, due now) in the contact's open conversation on the inbox."""
+    """Store an outgoing message (status queued, due now) in the contact's open conversation on the inbox.
+
+    Refused (400) when the channel would refuse it: an unreachable contact, or a free-form message outside the
+    channel's 24-hour window (dispatcher.policy). The dispatcher is woken when the transaction commits."""
     ensure_reachable(contact)
-    conversation = await open_conversation(session, contact, inbox_id)
     now = utcnow()
+    await check_sendable(
+        session,
+        contact,
+        inbox_id,
+        content_type=content_type,
+        content_attributes=content_attributes,
+        now=now,
+    )
+    conversation = await open_conversation(session, contact, inbox_id)
     conversation.last_activity_at = now
     if sender_type == "agent":
         # A human writing takes a bot-handled (pending) conversation into the open queue.
@@ -161,6 +174,7 @@ async def queue_outgoing_message(
     )
     session.add(message)
     await session.flush()
+    notify_after_commit(session)
     return message
 
 

@@ -1,0 +1,1 @@
+"""Outbound delivery: the dispatcher claims queued messages, rate-limits them and sends them via adapters."""
