@@ -452,13 +452,16 @@ def worker(data_dir: str | None, database_url: str | None) -> None:
         _fail("`chatbotx server worker` needs CHATBOTX_BROKER_URL (e.g. redis://127.0.0.1:6379/0).", 2)
 
     async def run() -> None:
+        from chatbotx.dispatcher import runner as dispatcher
         from chatbotx.kit import db, jobs
 
         await jobs.broker.startup()
-        click.echo(f"Worker consuming {settings.broker_url}")
+        dispatcher.start()  # sends queued messages (shares the rate limits through CHATBOTX_REDIS_URL)
+        click.echo(f"Worker consuming {settings.broker_url}, dispatching queued messages")
         try:
             await jobs.start_worker()
         finally:
+            await dispatcher.stop()
             await jobs.broker.shutdown()
             await db.get_database().dispose()
 
