@@ -1,0 +1,142 @@
+"""The dispatcher's pure parts: rate plans to windows, the limiter (in memory and shared through Redis), the
+window rules, the OutboundMessage mapping, signed media URLs, backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import time
+import uuid
+
+import pytest
+
+from chatbotx.channels.base import RatePlan
+from chatbotx.dispatcher import media, outbound, policy
+from chatbotx.dispatcher.limits import WINDOW_MS, OutboundLimiter, inbox_rates, recipient_rates
+from chatbotx.dispatcher.service import BACKOFF_CAP, backoff
+from chatbotx.models import Message
+from tests.dispatcher.conftest import peak_per_window
+
+REDIS_URL = os.environ.get("CHATBOTX_TEST_REDIS_URL")
+NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def limits(rates: list[object]) -> list[tuple[int, int]]:
+    return [(r.limit, r.interval) for r in rates]  # type: ignore[attr-defined]
+
+
+def test_rate_plans_become_sliding_windows() -> None:
+    assert limits(inbox_rates(RatePlan(per_second=80))) == [(80, WINDOW_MS)]
+    assert limits(inbox_rates(RatePlan(per_second=0.5))) == [(1, 2 * WINDOW_MS)]
+    assert inbox_rates(RatePlan(per_second=None)) == []
+    # Telegram-like: 1/s per chat with bursts of 3, averaging 1/s over a minute.
+    assert limits(recipient_rates(RatePlan(30, 1, burst=3))) == [(3, WINDOW_MS), (60, 60_000)]
+    assert limits(recipient_rates(RatePlan(30, 1, burst=1))) == [(1, WINDOW_MS)]
+    assert limits(recipient_rates(RatePlan(80, None))) == []
+
+
+async def admitted_times(
+    limiter: OutboundLimiter, plan: RatePlan, sends: int, recipients: int = 1
+) -> list[float]:
+    inbox = f"inbox-{uuid.uuid4().hex[:6]}"
+    times = []
+    for n in range(sends):
+        assert await limiter.turn(inbox, f"r{n % recipients}", plan, max_wait=10) == 0
+        times.append(time.time())
+    return times
+
+
+async def test_the_limiter_waits_instead_of_exceeding() -> None:
+    times = await admitted_times(OutboundLimiter(), RatePlan(per_second=10), 25, recipients=25)
+    assert peak_per_window(times) <= 10
+    assert times[-1] - times[0] >= 2.0  # 25 at 10 per second cannot all go within two seconds
+
+
+async def test_a_wait_longer_than_allowed_is_returned_not_slept() -> None:
+    limiter = OutboundLimiter()
+    plan = RatePlan(per_second=100, per_recipient_per_second=1)
+    assert await limiter.turn("i", "r", plan, max_wait=0.1) == 0
+    wait = await limiter.turn("i", "r", plan, max_wait=0.1)
+    assert 0.1 < wait <= WINDOW_MS / 1000 + 0.01
+    limiter.pause("i", 30)
+    assert await limiter.turn("i", "other", plan, max_wait=1) > 29  # the provider said stop
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="CHATBOTX_TEST_REDIS_URL is not set")
+async def test_dispatchers_share_one_limit_through_redis() -> None:
+    first, second = OutboundLimiter.from_url(REDIS_URL), OutboundLimiter.from_url(REDIS_URL)
+    plan = RatePlan(per_second=6)
+    inbox = f"inbox-{uuid.uuid4().hex[:6]}"
+    times: list[float] = []
+
+    async def run(limiter: OutboundLimiter) -> None:
+        for n in range(9):
+            assert await limiter.turn(inbox, f"r{n}", plan, max_wait=10) == 0
+            times.append(time.time())
+
+    try:
+        await asyncio.gather(run(first), run(second))
+    finally:
+        await first.close()
+        await second.close()
+    assert len(times) == 18 and peak_per_window(times) <= 6  # together, not 6 each
+
+
+def test_window_rules() -> None:
+    day = dt.timedelta(hours=24)
+    assert policy.window_open(NOW - dt.timedelta(hours=23), day, NOW)
+    assert not policy.window_open(NOW - dt.timedelta(hours=24), day, NOW)
+    assert not policy.window_open(None, day, NOW)
+    assert policy.window_open(None, None, NOW)
+    assert policy.window_exempt("whatsapp", "template", {})
+    assert policy.window_exempt("whatsapp", "text", {"template": {"name": "x"}})
+    assert not policy.window_exempt("whatsapp", "text", {"tag": "HUMAN_AGENT"})
+    assert policy.window_exempt("messenger", "text", {"tag": "HUMAN_AGENT"})
+    text = policy.outside_window_message("whatsapp", day, NOW)
+    assert "24-hour" in text and "WhatsApp" in text and "template" in text
+    assert policy.phone_source_id("+1 (650) 555-1234") == "16505551234"
+
+
+def test_outbound_mapping() -> None:
+    message = Message(
+        id=42,
+        content="Pick",
+        attachments=[
+            {"fileId": "77", "name": "a.jpg", "contentType": "image/jpeg", "size": 10},
+            {"url": "https://x.org/v.mp4"},
+        ],
+        content_attributes={
+            "buttons": [{"title": "Yes", "payload": "Y"}, {"title": "Go", "url": "https://x.org"}],
+            "quickReplies": [{"title": "Red"}, "Blue"],
+            "template": {"name": "t", "language": {"code": "pt_BR"}},
+        },
+    )
+    out = outbound.build(message, "chat-1")
+    assert (out.message_id, out.recipient, out.text) == (42, "chat-1", "Pick")
+    image, video = out.attachments
+    assert image.kind == "image" and image.url is not None and "/media/77?exp=" in image.url
+    assert (video.kind, video.url, video.mime_type) == ("video", "https://x.org/v.mp4", "video/mp4")
+    assert [(b.title, b.payload, b.url) for b in out.buttons] == [
+        ("Yes", "Y", None),
+        ("Go", None, "https://x.org"),
+    ]
+    assert [(b.title, b.payload) for b in out.quick_replies] == [("Red", "Red"), ("Blue", "Blue")]
+    assert out.template is not None and (out.template.name, out.template.language) == ("t", "pt_BR")
+
+
+def test_media_urls_are_signed_and_expire() -> None:
+    url = media.media_url(77, now=1_000_000, ttl=60)
+    expires = int(url.split("exp=")[1].split("&")[0])
+    sig = url.split("sig=")[1]
+    assert expires == 1_000_060
+    assert media.verify(77, expires, sig, now=1_000_000)
+    assert not media.verify(78, expires, sig, now=1_000_000)  # another file
+    assert not media.verify(77, expires + 1, sig, now=1_000_000)  # a longer life
+    assert not media.verify(77, expires, sig, now=1_000_061)  # expired
+
+
+def test_backoff_grows_then_caps() -> None:
+    assert [backoff(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    assert backoff(30) == BACKOFF_CAP
