@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -368,10 +369,14 @@ async def test_cursor_walks_everything_once(tenant: Tenant) -> None:
 
 @contextmanager
 def count_statements() -> Iterator[list[str]]:
+    """The statements this task runs (the ASGI transport serves the request in it); background workers of
+    the app (dispatcher, inbound sweeper) run in their own tasks and are not counted."""
     statements: list[str] = []
+    task = asyncio.current_task()
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+        if asyncio.current_task() is task:
+            statements.append(statement)
 
     engine = db.get_database().engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
@@ -417,4 +422,4 @@ async def test_page_costs_the_same_queries_for_2_or_20_rows(tenant: Tenant) -> N
     await add(18)
     with count_statements() as many:
         assert len(await listed(tenant.client, perPage=50)) == 20
-    assert len(few) == len(many) <= 6
+    assert 2 <= len(few) == len(many) <= 6
