@@ -352,3 +352,11 @@ async def test_a_429_is_retried_after_retry_after(
     assert attempts[1].at - attempts[0].at >= 1.0  # retry_after honoured
     assert attempts[1].params == {"chat_id": 32, "text": "eventually"}
     assert (await messages(tenant, identity.contact_id))[-1]["status"] == "sent"
+
+
+async def test_deleting_the_channel_removes_the_webhook(tenant: Tenant, fake: FakeTelegram) -> None:
+    inbox_id, bot = await connect_bot(tenant, fake)
+    answer = await tenant.client.delete(f"/api/v1/channels/{inbox_id}")
+    assert answer.status_code == 204, answer.text
+    assert bot.webhook["url"] == ""
+    assert [r.method for r in fake.requests] == ["getMe", "setWebhook", "deleteWebhook"]
