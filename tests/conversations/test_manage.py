@@ -373,8 +373,8 @@ async def test_wake_snoozed_reopens_only_due_ones(tenant: Tenant) -> None:
     paused = await setup(tenant, bot_enabled=False, bot_resume_at=now - dt.timedelta(minutes=1))
     still_paused = await setup(tenant, bot_enabled=False, bot_resume_at=now + dt.timedelta(minutes=1))
     expected = await _due_count(now)
-    assert expected >= 3
-    assert await _wake(now) == expected
+    # Other tests' rows may be due too (and the app's own dispatcher may wake those first).
+    assert 3 <= await _wake(now) <= expected
     assert (await reload(due)).status == "open" and (await reload(due)).snoozed_until is None
     assert (await reload(exactly)).status == "open"
     assert (await reload(later)).status == "snoozed" and (await reload(resolved)).status == "resolved"
