@@ -6,13 +6,15 @@ Every query is scoped to the workspace; nothing here commits (the request does).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, and_, column, func, select, table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, ColumnElement, and_, bindparam, column, func, select, table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from chatbotx.contacts import filters
+from chatbotx.contacts import filters, sqljson
 from chatbotx.contacts.identifiers import find_contact, parse_identifier, resolve_contact
 from chatbotx.contacts.schemas import ContactNoteCreate, _ContactFields
 from chatbotx.contacts.serialize import contacts_out, select_contact_rows
@@ -42,7 +44,7 @@ SORTABLE: dict[str, Any] = {
     "blockedAt": Contact.blocked_at,
     "lastReadAt": Contact.last_read_at,
 }
-DEFAULT_SORT = [Contact.created_at.desc(), Contact.id.desc()]
+DEFAULT_SORT: list[Any] = [Contact.created_at.desc(), Contact.id.desc()]
 
 # Plain columns a create/update body sets directly (schema attribute -> model attribute are the same).
 _PLAIN_FIELDS = (
@@ -114,7 +116,18 @@ async def where_clauses(
 contact_count = table("contact_count", column("workspace_id", BigInteger), column("n", BigInteger))
 
 
-async def count_contacts(session: AsyncSession, workspace_id: int, clauses: list[ColumnElement[bool]]) -> int:
+def _total_expr(
+    workspace_id: int | ColumnElement[Any], clauses: list[ColumnElement[bool]]
+) -> ColumnElement[Any]:
+    """The exact number of contacts matching `clauses`, as a scalar subquery (see count_contacts)."""
+    if len(clauses) == 1:
+        return select(contact_count.c.n).where(contact_count.c.workspace_id == workspace_id).scalar_subquery()
+    return select(func.count()).select_from(Contact).where(*clauses).scalar_subquery()
+
+
+async def count_contacts(
+    session: AsyncSession | AsyncConnection, workspace_id: int, clauses: list[ColumnElement[bool]]
+) -> int:
     """The exact number of contacts matching `clauses` (the first is always the workspace's own)."""
     if len(clauses) == 1:
         stmt = select(contact_count.c.n).where(contact_count.c.workspace_id == workspace_id)
@@ -125,19 +138,55 @@ async def count_contacts(session: AsyncSession, workspace_id: int, clauses: list
 
 async def list_contacts(
     session: AsyncSession, workspace_id: int, page: PageParams, query: ListQuery
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of full contacts and the page count, both under the same filters."""
+) -> tuple[str, int]:
+    """One page of full contacts as a JSON array text, and the page count, both under the same filters.
+
+    One statement in the usual case: the database builds each contact's JSON (contacts.sqljson) and reads the
+    total beside it; only a page past the end costs a second query for the total.
+    """
     order = parse_sort(query.sort, SORTABLE, DEFAULT_SORT)
     if order is not DEFAULT_SORT:
         # A stable order across pages: ties broken by id.
         order = [*order, Contact.id.desc()]
     clauses = await where_clauses(session, workspace_id, query)
-    total = await count_contacts(session, workspace_id, clauses)
-    if page.offset >= total:
-        return [], page.page_count(total)
-    stmt = select_contact_rows().where(*clauses).order_by(*order).limit(page.per_page).offset(page.offset)
-    rows = (await session.execute(stmt)).all()
-    return await contacts_out(session, rows), page.page_count(total)
+    conn = await session.connection()  # Core execution: the ORM layer adds nothing to a plain select
+    stmt = sqljson.page_statement(
+        conn.dialect, clauses, order, _total_expr(workspace_id, clauses), page.per_page, page.offset
+    )
+    rows = (await conn.execute(stmt)).all()
+    if rows:
+        total = rows[0][0] or 0
+    else:
+        total = await count_contacts(session, workspace_id, clauses)
+    return _join(rows), page.page_count(total)
+
+
+def _join(rows: Sequence[Any]) -> str:
+    return "[" + ",".join(row[1] for row in rows) + "]"
+
+
+@functools.cache
+def _plain_page_sql(dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+    """The unfiltered, default-sorted page statement, compiled once: (SQL text, parameter names in order)."""
+    ws = bindparam("ws", type_=BigInteger)
+    clauses: list[ColumnElement[bool]] = [Contact.workspace_id == ws]
+    stmt = sqljson.page_statement(
+        dialect, clauses, DEFAULT_SORT, _total_expr(ws, clauses), bindparam("lim"), bindparam("off")
+    )
+    compiled = stmt.compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+async def list_plain_page(conn: AsyncConnection, workspace_id: int, page: PageParams) -> tuple[str, int]:
+    """`list_contacts` without sort or filters (the common call), from SQL compiled once per process."""
+    sql, names = _plain_page_sql(conn.dialect)
+    values = {"ws": workspace_id, "lim": page.per_page, "off": page.offset}
+    rows = (await conn.exec_driver_sql(sql, tuple(values[name] for name in names))).all()
+    if rows:
+        total = rows[0][0] or 0
+    else:
+        total = await count_contacts(conn, workspace_id, [Contact.workspace_id == workspace_id])
+    return _join(rows), page.page_count(total)
 
 
 # ---------------------------------------------------------------------------------------------- single
