@@ -440,3 +440,20 @@ async def test_expired_token_marks_the_channel(
         inbox = await session.get(Inbox, int(channel.id))
     assert inbox is not None and inbox.status == "needs_attention"
     assert inbox.status_reason and "Session has expired" in inbox.status_reason
+
+
+async def test_throughput_limit_delays_then_delivers(
+    tenant: Tenant, anon: httpx.AsyncClient, fake: MetaGraphFake
+) -> None:
+    channel = await connect(tenant, fake)
+    _user, contact_id = await first_contact(tenant, anon, fake, channel)
+    fake.fail_next(1, 130429)  # Meta: "(#130429) Rate limit hit", retried after a second
+    await tenant.client.post(
+        f"/api/v1/contacts/{contact_id}/messages", json={"text": "patience", "inboxId": channel.id}
+    )
+    await sent_out(channel)
+    refused, accepted = fake.sends()
+    assert refused.status == 429 and refused.response["error"]["code"] == 130429
+    assert accepted.status == 200 and accepted.json == refused.json
+    assert accepted.at - refused.at >= 0.9  # retry_after (1 s) was honoured
+    assert (await messages(tenant, contact_id))[-1]["status"] == "sent"
