@@ -44,6 +44,8 @@ CHECKS = [
 ]
 NEGATIVE_CHECKS = [*CHECKS, negative_data_rejection]
 BASE_URL = "http://testserver"
+# Endless text/event-stream responses cannot be read whole; tests/events covers them over real HTTP.
+STREAMING = {"streamEvents"}
 
 _schemas: dict[int, Any] = {}
 
@@ -69,7 +71,9 @@ def _to_httpx(client: httpx.AsyncClient, case: Any) -> httpx.Request:
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
-@pytest.mark.parametrize("operation_id", [op.operation_id for op in operations()])
+@pytest.mark.parametrize(
+    "operation_id", [op.operation_id for op in operations() if op.operation_id not in STREAMING]
+)
 async def test_operation_conforms_to_its_schema(
     app: Any, tenant: Tenant, operation_id: str, mode: GenerationMode
 ) -> None:

@@ -1,0 +1,1 @@
+"""Realtime: the workspace's events as a Server-Sent Events stream."""
