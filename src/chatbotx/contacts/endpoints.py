@@ -111,10 +111,7 @@ class ListContactsRoute(APIRoute):
             page = plain_page(request) if principal is not None and principal.allows(LIST_SCOPE) else None
             if page is None:
                 return await declared(request)
-            async with get_database().engine.connect() as conn:
-                if conn.dialect.name == "postgresql":
-                    # One statement needs no BEGIN/ROLLBACK round trips: it reads one snapshot anyway.
-                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+            async with get_database().engine.connect() as conn:  # read only: rolled back on close
                 data, page_count = await service.list_plain_page(conn, principal.workspace_id, page)
             return _page_response(data, page_count)
 
