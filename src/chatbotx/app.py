@@ -17,7 +17,8 @@ from starlette.routing import BaseRoute
 
 import chatbotx
 from chatbotx.dispatcher import runner as dispatcher
-from chatbotx.kit import db, jobs
+from chatbotx.inbound import tasks as inbound
+from chatbotx.kit import db, events, jobs
 from chatbotx.kit.errors import install_error_handlers
 from chatbotx.kit.http import close_http_client
 from chatbotx.kit.limits import BodyLimitMiddleware
@@ -72,10 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker = jobs.start_worker()
         if not settings.no_worker:
             dispatcher.start()  # sends queued messages (chatbotx server worker runs it in scale-out)
+            inbound.start()  # re-queues webhook events left pending (a crash between storing and processing)
         try:
             yield
         finally:
             await dispatcher.stop()
+            await inbound.stop()
+            await events.close()
             await mcp_http.close()
             if worker is not None:
                 worker.cancel()

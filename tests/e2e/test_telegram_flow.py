@@ -229,9 +229,6 @@ async def test_button_tap_is_a_button_message(
     assert incoming["content"] == "Yes"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the inbound job does not call adapter.acknowledge yet (answerCallbackQuery)"
-)
 async def test_button_tap_is_answered(tenant: Tenant, anon: httpx.AsyncClient, fake: FakeTelegram) -> None:
     _inbox_id, bot = await connect_bot(tenant, fake)
     user = bot.user(31, "Ken")

@@ -453,15 +453,18 @@ def worker(data_dir: str | None, database_url: str | None) -> None:
 
     async def run() -> None:
         from chatbotx.dispatcher import runner as dispatcher
+        from chatbotx.inbound import tasks as inbound
         from chatbotx.kit import db, jobs
 
         await jobs.broker.startup()
         dispatcher.start()  # sends queued messages (shares the rate limits through CHATBOTX_REDIS_URL)
+        inbound.start()  # re-queues webhook events left pending
         click.echo(f"Worker consuming {settings.broker_url}, dispatching queued messages")
         try:
             await jobs.start_worker()
         finally:
             await dispatcher.stop()
+            await inbound.stop()
             await jobs.broker.shutdown()
             await db.get_database().dispose()
 

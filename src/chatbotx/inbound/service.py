@@ -411,6 +411,18 @@ async def _message_exists(session: AsyncSession, inbox_id: int, provider_message
     return found is not None
 
 
+async def acknowledge(channel: Channel, event: InboundMessage | InboundStatus) -> None:
+    """Tell the provider the event was handled where the channel needs it (Telegram answers callback
+    queries, or the user's button keeps spinning); optional for adapters, and never fatal."""
+    ack = getattr(channel.adapter, "acknowledge", None)
+    if ack is None or channel.ctx is None:
+        return
+    try:
+        await ack(channel.ctx, event)
+    except Exception as exc:
+        log.info("inbound acknowledge failed: %s", exc)
+
+
 async def process_row(channel: Channel, row: PendingRow) -> str:
     """Handle one stored event in its own transaction; 'processed', 'skipped' (claimed elsewhere),
     'retry' (left pending) or 'failed'."""
@@ -441,6 +453,7 @@ async def process_row(channel: Channel, row: PendingRow) -> str:
                 else:
                     await handle_message(session, channel, event, downloads)
                 await commit(session)
+                await acknowledge(channel, event)
                 return "processed"
             except IntegrityError as exc:
                 # A concurrent worker created the same contact identity or message: look again once.

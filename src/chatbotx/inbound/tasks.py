@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,3 +27,22 @@ async def kick(inbox_id: int) -> None:
 def start_sweeper() -> asyncio.Task[None]:
     """The sweeper loop as a background task of this process (API process or `server worker`)."""
     return asyncio.create_task(worker.run_sweeper(kick))
+
+
+_sweeper: asyncio.Task[None] | None = None
+
+
+def start() -> None:
+    """Run the sweeper in this process (the app lifespan and `chatbotx server worker` call this)."""
+    global _sweeper
+    if _sweeper is None or _sweeper.done():
+        _sweeper = start_sweeper()
+
+
+async def stop() -> None:
+    global _sweeper
+    if _sweeper is not None:
+        _sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await _sweeper
+        _sweeper = None

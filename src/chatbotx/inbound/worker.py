@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -108,6 +107,8 @@ async def sweep(kick: Callable[[int], Awaitable[None]], older_than: dt.timedelta
 async def run_sweeper(kick: Callable[[int], Awaitable[None]], every: float = SWEEP_EVERY) -> None:
     """Forever: re-kick inboxes with stale pending events (cancel the task to stop)."""
     while True:
-        with contextlib.suppress(Exception):
+        try:
             await sweep(kick)
+        except Exception:  # a database blip: try again next round
+            log.exception("inbound sweeper failed")
         await asyncio.sleep(every)
