@@ -36,6 +36,9 @@ class Conversation(IdMixin, TimestampMixin, Base):
 
 Index("ix_conversation_ws_activity", Conversation.workspace_id, Conversation.last_activity_at)
 Index("ix_conversation_contact_activity", Conversation.contact_id, Conversation.last_activity_at)
+# For the periodic wake-ups: snoozed conversations whose time has come, bots whose pause has ended.
+Index("ix_conversation_status_snoozed_until", Conversation.status, Conversation.snoozed_until)
+Index("ix_conversation_bot_resume", Conversation.bot_enabled, Conversation.bot_resume_at)
 
 
 class Message(IdMixin, TimestampMixin, Base):
