@@ -57,6 +57,13 @@ async def tool_names(client: ToolCaller) -> set[str]:
     return {tool.name for tool in (await client.list_tools()).tools}
 
 
+def is_stream(operation: dict[str, Any]) -> bool:
+    """Server-Sent Events operations are not tools (a tool call must return)."""
+    return any(
+        "text/event-stream" in (r.get("content") or {}) for r in operation.get("responses", {}).values()
+    )
+
+
 def check_tool_list(tools: list[types.Tool], operation_ids: set[str]) -> None:
     """Every operation of the spec is a tool, with the hints of its method."""
     from chatbotx.mcp.tools import tool_name

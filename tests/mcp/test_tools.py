@@ -229,3 +229,24 @@ def test_results() -> None:
     assert error.structured_content["code"] == "NOT_FOUND"
     proxy = tool_result(ApiResult(502, "Bad gateway"))
     assert proxy.is_error and proxy.content[0].text == "HTTP_502 (502): Bad gateway"  # type: ignore[union-attr]
+
+
+def test_event_streams_are_not_tools() -> None:
+    document = {
+        "openapi": "3.1.0",
+        "paths": {
+            "/api/v1/events": {
+                "get": {
+                    "operationId": "streamEvents",
+                    "responses": {"200": {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+                }
+            },
+            "/api/v1/tags": {
+                "get": {
+                    "operationId": "listTags",
+                    "responses": {"200": {"content": {"application/json": {"schema": {"type": "array"}}}}},
+                }
+            },
+        },
+    }
+    assert list(build_tools(document)) == ["list_tags"]

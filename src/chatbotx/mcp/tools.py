@@ -272,6 +272,15 @@ def build_tool(
     )
 
 
+def _is_stream(resolver: _Resolver, operation: Mapping[str, Any]) -> bool:
+    """An endless response (Server-Sent Events) cannot be a tool call: a call must return."""
+    for response in (operation.get("responses") or {}).values():
+        content = (resolver.object(response) or {}).get("content") or {}
+        if "text/event-stream" in content:
+            return True
+    return False
+
+
 def build_tools(document: Mapping[str, Any]) -> dict[str, ToolSpec]:
     """Every operation of the OpenAPI `document`, keyed by tool name, in document order."""
     resolver = _Resolver(document)
@@ -283,7 +292,7 @@ def build_tools(document: Mapping[str, Any]) -> dict[str, ToolSpec]:
         shared = list(item.get("parameters", []))
         for method in HTTP_METHODS:
             operation = item.get(method)
-            if not isinstance(operation, Mapping):
+            if not isinstance(operation, Mapping) or _is_stream(resolver, operation):
                 continue
             tool = build_tool(resolver, str(path), method, operation, shared)
             if tool.name in tools:
