@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from chatbotx.channels import registry
 from chatbotx.channels.context import channel_context
-from chatbotx.inbound.service import Channel, PendingRow, process_row
+from chatbotx.inbound.batch import process_batch
+from chatbotx.inbound.service import Channel, PendingRow
 from chatbotx.kit.db import get_database, utcnow
 from chatbotx.models import InboundEvent, Inbox
 
@@ -54,17 +55,17 @@ async def _pending(inbox_id: int, after: int) -> list[PendingRow]:
 
 
 async def drain(inbox_id: int) -> int:
-    """Handle each event of the inbox pending now, oldest first, once per call; how many were handled."""
+    """Handle each event of the inbox pending now, oldest first, once per call, in batches of up to BATCH
+    events (one transaction each); how many were handled. Rows left pending (a receipt whose message is not
+    known yet) wait for the next drain."""
     channel = await load_channel(inbox_id)
     if channel is None:
         return 0
     handled = 0
     after = 0
     while rows := await _pending(inbox_id, after):
-        for row in rows:
-            if await process_row(channel, row) == "processed":
-                handled += 1
-            after = row.id
+        after = rows[-1].id
+        handled += await process_batch(channel, rows)
     return handled
 
 

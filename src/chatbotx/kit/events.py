@@ -13,9 +13,11 @@ import dataclasses
 import datetime as dt
 import logging
 from collections import defaultdict
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import orjson
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.kit.db import after_commit, utcnow
@@ -228,3 +230,34 @@ async def publish(
 
     after_commit(session, fan_out)
     return event
+
+
+async def publish_many(
+    session: AsyncSession, workspace_id: int, items: Sequence[tuple[str, dict[str, Any]]]
+) -> list[PublishedEvent]:
+    """Record many (type, payload) events in one INSERT, in order (increasing ids); listeners hear of them
+    in that order once the transaction commits. Same record and fan-out as `publish`, one statement."""
+    now = utcnow()
+    published = [PublishedEvent(new_id(), workspace_id, type, payload, now) for type, payload in items]
+    if not published:
+        return published
+    await session.execute(
+        insert(cast(Table, Event.__table__)),
+        [
+            {
+                "id": e.id,
+                "workspace_id": workspace_id,
+                "type": e.type,
+                "payload": e.payload,
+                "created_at": now,
+            }
+            for e in published
+        ],
+    )
+
+    async def fan_out() -> None:
+        for event in published:
+            await deliver(event)
+
+    after_commit(session, fan_out)
+    return published
