@@ -154,6 +154,11 @@ class SpecCommand(click.Command):
     def _help(self) -> str:
         if len(self.ops) == 1:
             text = self.ops[0].help_text
+            if self.ops[0].streaming:
+                text += (
+                    "\n\nPrints each event as it arrives (id, type and a summary; --json for one JSON object"
+                    " per line) until Ctrl-C or the server ends the stream."
+                )
         else:
             forms = "\n".join(f"  {_example(self.words, o)}\n      {o.summary}" for o in reversed(self.ops))
             text = "Several forms, chosen by the arguments given:\n\n\b\n" + forms
@@ -199,10 +204,15 @@ class SpecCommand(click.Command):
                     help="The whole request body as JSON or @file.json; flags override its keys.",
                 )
             )
-        params.append(click.Option(["--json", "as_json"], is_flag=True, help="Print the raw JSON response."))
-        params.append(
-            click.Option(["-q", "--quiet"], is_flag=True, help="Print only the ids of the results.")
+        streaming = any(o.streaming for o in self.ops)
+        json_help = (
+            'Print one JSON object per event: {"id", "event", "data"}.'
+            if streaming
+            else "Print the raw JSON response."
         )
+        ids_help = "Print only the event ids." if streaming else "Print only the ids of the results."
+        params.append(click.Option(["--json", "as_json"], is_flag=True, help=json_help))
+        params.append(click.Option(["-q", "--quiet"], is_flag=True, help=ids_help))
         return params
 
     def _option(self, f: Field, dest: str, forms: str) -> list[click.Option]:
@@ -281,6 +291,13 @@ class SpecCommand(click.Command):
         rt = get_runtime(ctx)
         positionals = [kwargs[d] for d in self.arg_dests if kwargs.get(d) is not None]
         op = self.choose(positionals)
+        if op.streaming:
+            # imported here: only the event-stream commands need it
+            from chatbotx.cli.streaming import run
+
+            parts = self.request_parts(op, positionals, kwargs)
+            run(rt, op, parts, as_json=kwargs.get("as_json", False), quiet=kwargs.get("quiet", False))
+            return
         resp = self.invoke_op(rt, op, positionals, kwargs)
         data = rt.check(resp)
         from chatbotx.cli.render import emit
@@ -294,6 +311,11 @@ class SpecCommand(click.Command):
         )
 
     def invoke_op(self, rt: Any, op: Operation, positionals: list[str], kwargs: dict[str, Any]) -> Any:
+        parts = self.request_parts(op, positionals, kwargs)
+        return rt.send(op, parts["path_values"], query=parts["query"], body=parts["body"], form=parts["form"])
+
+    def request_parts(self, op: Operation, positionals: list[str], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """path_values, query, body and form of the request the arguments describe (usage errors raised)."""
         values = self.values(op, kwargs)
         body: Any = None
         if op.body == "json":
@@ -316,7 +338,7 @@ class SpecCommand(click.Command):
                 if f.location == "form" and f.name in values
             }
         path_values = {p.name: v for p, v in zip(op.path_params, positionals, strict=True)}
-        return rt.send(op, path_values, query=query, body=body, form=form)
+        return {"path_values": path_values, "query": query, "body": body, "form": form}
 
 
 def parse_json_value(raw: str, label: str) -> Any:

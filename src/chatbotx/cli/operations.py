@@ -46,6 +46,7 @@ class Operation:
     body: str | None = None  # None | "json" | "form"
     body_required: bool = False
     free_body: bool = False  # a JSON body that is not an object of named fields: only --data can set it
+    streaming: bool = False  # the success response is text/event-stream: printed event by event
 
     @property
     def help_text(self) -> str:
@@ -169,6 +170,16 @@ def _body_fields(spec: dict[str, Any], op: Operation, raw: dict[str, Any]) -> No
         op.options.append(Field(name, location, resolved, name in required, description))
 
 
+def is_event_stream(spec: dict[str, Any], raw: dict[str, Any]) -> bool:
+    """Whether the operation's success (2xx) response is a Server-Sent Events stream."""
+    for code, response in (raw.get("responses") or {}).items():
+        if str(code).startswith("2"):
+            content = resolve(spec, response).get("content") or {}
+            if any(str(media).split(";")[0].strip() == "text/event-stream" for media in content):
+                return True
+    return False
+
+
 def parse_operations(spec: dict[str, Any], group: str | None = None) -> list[Operation]:
     """Every operation, or only those whose command starts with `group` (what one command needs)."""
     ops: list[Operation] = []
@@ -191,6 +202,7 @@ def parse_operations(spec: dict[str, Any], group: str | None = None) -> list[Ope
                 summary=raw.get("summary") or "",
                 description=raw.get("description") or "",
                 tag=(raw.get("tags") or [""])[0],
+                streaming=is_event_stream(spec, raw),
             )
             params = _params(spec, path_item, raw)
             by_name = {p["name"]: p for p in params if p["in"] == "path"}

@@ -11,7 +11,7 @@ import click
 from chatbotx.cli import config, render
 from chatbotx.cli import spec as spec_mod
 from chatbotx.cli.operations import Operation
-from chatbotx.cli.transport import ConnectionFailed, Response, request
+from chatbotx.cli.transport import ConnectionFailed, Response, Stream, open_stream, request
 
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
@@ -63,14 +63,11 @@ class Runtime:
         form: dict[str, Any] | None = None,
     ) -> Response:
         """Call one operation; a connection failure exits with code 3."""
-        path = op.path
-        for name, value in path_values.items():
-            path = path.replace("{" + name + "}", quote(str(value), safe=""))
         cfg = self.config
         try:
             return request(
                 op.method,
-                spec_mod.operation_url(cfg.api_url, path),
+                self.url(op, path_values),
                 token=cfg.api_key,
                 params=query,
                 json_body=body,
@@ -80,6 +77,30 @@ class Runtime:
         except ConnectionFailed as exc:
             render.fail(f"Error: {exc}", EXIT_CONNECTION)
             raise  # unreachable: fail() exits
+
+    def url(self, op: Operation, path_values: dict[str, str]) -> str:
+        path = op.path
+        for name, value in path_values.items():
+            path = path.replace("{" + name + "}", quote(str(value), safe=""))
+        return spec_mod.operation_url(self.config.api_url, path)
+
+    def open_stream(self, op: Operation, path_values: dict[str, str], query: dict[str, Any]) -> Stream:
+        """Open an event-stream operation; a connection failure exits with code 3, an API error with 1."""
+        cfg = self.config
+        try:
+            stream = open_stream(
+                self.url(op, path_values),
+                token=cfg.api_key,
+                params=query,
+                allow_self_signed=cfg.allow_self_signed,
+            )
+        except ConnectionFailed as exc:
+            render.fail(f"Error: {exc}", EXIT_CONNECTION)
+            raise  # unreachable: fail() exits
+        if not stream.ok:
+            with stream:
+                self.check(stream.whole())
+        return stream
 
     def check(self, resp: Response) -> Any:
         """The parsed body of a success; an API error goes to stderr and exits with code 1."""
