@@ -151,9 +151,10 @@ async def identities(session: AsyncSession, work: Work, messages: list[InboundMe
     for row in found.mappings():
         contact = contacts.setdefault(row["c_id"], {c.key: row[f"c_{c.key}"] for c in CONTACT.c})
         by_source[row["ci_source_id"]] = ({c.key: row[f"ci_{c.key}"] for c in CONTACT_INBOX.c}, contact)
-    phones = {m.source_id: phone_of(m.profile.phone_number) for m in messages if m.source_id not in by_source}
+    wanted = sorted(
+        {p for m in messages if m.source_id not in by_source if (p := phone_of(m.profile.phone_number))}
+    )
     by_phone: dict[str, dict[str, Any]] = {}
-    wanted = sorted({p for p in phones.values() if p})
     if wanted:
         rows = await session.execute(
             select(CONTACT)
