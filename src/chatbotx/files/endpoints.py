@@ -26,7 +26,8 @@ DOWNLOAD_RESPONSES = {
     **ERROR_RESPONSES,
     200: {
         "description": "The file's bytes, with its content type",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        # The stored content type (text/csv, image/png, ...): any media type.
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
     },
 }
 
