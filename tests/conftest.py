@@ -5,16 +5,18 @@ Every API test runs once per backend. Each test gets a fresh workspace, so tests
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -151,3 +153,24 @@ async def anon(app: object) -> AsyncIterator[httpx.AsyncClient]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Run all SQLite tests, then all PostgreSQL ones, so each database is set up once.
     items.sort(key=lambda item: "postgres" in item.nodeid)
+
+
+@contextlib.contextmanager
+def statements_of_this_task() -> Iterator[list[str]]:
+    """The SQL statements the calling task runs inside the block.
+
+    The ASGI transport serves a request in the caller's task; the app's background workers (dispatcher,
+    inbound sweeper) run in tasks of their own and are not counted."""
+    statements: list[str] = []
+    task = asyncio.current_task()
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if asyncio.current_task() is task:
+            statements.append(statement)
+
+    engine = db.get_database().engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

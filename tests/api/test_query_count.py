@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import httpx
-from sqlalchemy import event
 
-from chatbotx.kit import db
 from tests.api import resources
-from tests.conftest import Tenant
-
-
-@contextmanager
-def counting() -> Iterator[list[str]]:
-    """The SQL statements the app's engine runs inside the block."""
-    statements: list[str] = []
-    engine = db.get_database().engine.sync_engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.conftest import Tenant, statements_of_this_task
 
 
 async def _page_queries(client: httpx.AsyncClient, per_page: int) -> int:
     await client.get("/api/v1/contacts", params={"perPage": per_page})  # the token is resolved and cached
-    with counting() as statements:
+    with statements_of_this_task() as statements:
         response = await client.get("/api/v1/contacts", params={"perPage": per_page})
     assert response.status_code == 200, response.text
     contacts = response.json()["data"]

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from chatbotx.contacts.schemas import Contact as ContactOut
-from chatbotx.kit import db
 from chatbotx.kit.pagination import Page
 from chatbotx.models import Contact, ContactCustomField, ContactInbox, ContactNote, ContactTag, Conversation
-from tests.conftest import Tenant
+from tests.conftest import Tenant, statements_of_this_task
 from tests.contacts import helpers
 
 BASE = "/api/v1/contacts"
@@ -166,28 +162,13 @@ async def _seed_rich_contacts(workspace_id: int, count: int) -> None:
     await helpers.add(*rows)
 
 
-@contextmanager
-def count_statements() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = db.get_database().engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def test_no_n_plus_one(tenant: Tenant) -> None:
     await _seed_rich_contacts(int(tenant.workspace_id), 50)
     api = tenant.client
     await api.get(BASE, params={"perPage": 1})  # warm the token cache
     counts = {}
     for per_page in (5, 50):
-        with count_statements() as statements:
+        with statements_of_this_task() as statements:
             response = await api.get(BASE, params={"perPage": per_page})
         assert response.status_code == 200
         data = response.json()["data"]

@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
-from chatbotx.kit import db
 from chatbotx.models import (
     Contact,
     ContactTag,
@@ -23,7 +18,7 @@ from chatbotx.models import (
     Team,
     User,
 )
-from tests.conftest import Tenant
+from tests.conftest import Tenant, statements_of_this_task
 from tests.lists.rows import ids, insert
 
 T0 = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
@@ -367,25 +362,6 @@ async def test_cursor_walks_everything_once(tenant: Tenant) -> None:
     assert len(capped["data"]) == 10 and capped["nextCursor"]
 
 
-@contextmanager
-def count_statements() -> Iterator[list[str]]:
-    """The statements this task runs (the ASGI transport serves the request in it); background workers of
-    the app (dispatcher, inbound sweeper) run in their own tasks and are not counted."""
-    statements: list[str] = []
-    task = asyncio.current_task()
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if asyncio.current_task() is task:
-            statements.append(statement)
-
-    engine = db.get_database().engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def test_page_costs_the_same_queries_for_2_or_20_rows(tenant: Tenant) -> None:
     ws = int(tenant.workspace_id)
 
@@ -417,9 +393,9 @@ async def test_page_costs_the_same_queries_for_2_or_20_rows(tenant: Tenant) -> N
 
     await tenant.client.get("/api/v1/conversations")  # warm the token cache
     await add(2)
-    with count_statements() as few:
+    with statements_of_this_task() as few:
         assert len(await listed(tenant.client, perPage=50)) == 2
     await add(18)
-    with count_statements() as many:
+    with statements_of_this_task() as many:
         assert len(await listed(tenant.client, perPage=50)) == 20
     assert 2 <= len(few) == len(many) <= 6

@@ -3,13 +3,10 @@ published; receipts applied in order; a bad event isolated; a constant number of
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from chatbotx.channels.base import ContactProfile, InboundMessage, InboundStatus
 from chatbotx.inbound import batch, codec, store, worker
@@ -17,7 +14,7 @@ from chatbotx.kit import db
 from chatbotx.kit.db import utcnow
 from chatbotx.kit.ids import new_id
 from chatbotx.models import Contact, ContactInbox, Conversation, Event, InboundEvent, Inbox, Message
-from tests.conftest import Tenant
+from tests.conftest import Tenant, statements_of_this_task
 from tests.inbound import testchan
 from tests.inbound.test_pipeline import message_row, outgoing
 from tests.inbound.testchan import make_inbox
@@ -195,24 +192,6 @@ async def test_a_failing_event_does_not_hold_back_its_batch(
     assert "disk full" in (left.error or "")
 
 
-@contextlib.contextmanager
-def statements() -> Iterator[list[str]]:
-    """SQL statements the calling task runs (the in-process dispatcher ticks in other tasks)."""
-    seen: list[str] = []
-    task = asyncio.current_task()
-    engine = db.get_database().engine.sync_engine
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if asyncio.current_task() is task:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 async def test_statements_per_batch_do_not_grow_with_its_size(tenant: Tenant) -> None:
     counts = []
     for size in (5, 60):
@@ -225,7 +204,7 @@ async def test_statements_per_batch_do_not_grow_with_its_size(tenant: Tenant) ->
         await worker.drain(inbox.id)  # the second half's senders exist by the measured batch
         await stored(inbox, [text(f"old-{size}-{i % 3}", f"{size}-{i}-c", "z") for i in range(size)])
         await stored(inbox, [text(f"new2-{size}-{i}", f"{size}-{i}-d", "w") for i in range(size)])
-        with statements() as seen:
+        with statements_of_this_task() as seen:
             assert await worker.drain(inbox.id) == 2 * size
         counts.append(len(seen))
     assert 0 < counts[0] == counts[1], counts
