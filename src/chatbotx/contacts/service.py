@@ -10,6 +10,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import BigInteger, ColumnElement, and_, bindparam, column, func, literal_column, select, table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -18,6 +19,7 @@ from chatbotx.contacts import filters, sqljson
 from chatbotx.contacts.identifiers import find_contact, parse_identifier, resolve_contact
 from chatbotx.contacts.schemas import ContactNoteCreate, _ContactFields
 from chatbotx.contacts.serialize import contacts_out, select_contact_rows
+from chatbotx.kit import events
 from chatbotx.kit.db import utcnow
 from chatbotx.kit.errors import Conflict, NotFound, invalid_field
 from chatbotx.kit.fieldtypes import coerce_value
@@ -303,7 +305,13 @@ async def create(
     _apply(contact, values)
     session.add(contact)
     await session.flush()
+    await _publish(session, events.CONTACT_CREATED, contact)
     return contact
+
+
+async def _publish(session: AsyncSession, type: str, contact: Contact) -> None:
+    """The event of a contact change, carrying the full contact object as the API shows it."""
+    await events.publish(session, contact.workspace_id, type, to_jsonable_python(await out(session, contact)))
 
 
 async def update(session: AsyncSession, workspace_id: int, identifier: str, data: _ContactFields) -> Contact:
@@ -318,6 +326,7 @@ async def _update(
     await _ensure_unique(session, workspace_id, values, except_id=contact.id)
     _apply(contact, values)
     await session.flush()
+    await _publish(session, events.CONTACT_UPDATED, contact)
     return contact
 
 
@@ -342,6 +351,7 @@ async def delete(session: AsyncSession, workspace_id: int, identifier: str) -> N
     contact = await resolve_contact(session, workspace_id, identifier)
     await session.delete(contact)
     await session.flush()
+    await events.publish(session, workspace_id, events.CONTACT_DELETED, {"id": str(contact.id)})
 
 
 async def set_blocked(session: AsyncSession, workspace_id: int, identifier: str, blocked: bool) -> None:
@@ -350,7 +360,10 @@ async def set_blocked(session: AsyncSession, workspace_id: int, identifier: str,
         contact.blocked_at = utcnow()
     elif not blocked and contact.blocked_at is not None:
         contact.blocked_at = None
+    else:
+        return
     await session.flush()
+    await _publish(session, events.CONTACT_UPDATED, contact)
 
 
 async def find_by_custom_field(

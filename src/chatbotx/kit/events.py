@@ -37,6 +37,7 @@ CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
 CONVERSATION_ASSIGNED = "conversation.assigned"
 CONTACT_CREATED = "contact.created"
 CONTACT_UPDATED = "contact.updated"
+CONTACT_DELETED = "contact.deleted"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
