@@ -12,7 +12,7 @@ import importlib
 import time
 from pathlib import Path
 
-ORDER = ["idle_rss", "list_contacts", "import_csv", "keyword_search", "cli_startup", "inbound"]
+ORDER = ["idle_rss", "list_contacts", "import_csv", "keyword_search", "cli_startup", "inbound", "outbound"]
 
 
 def available() -> list[str]:

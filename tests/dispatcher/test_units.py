@@ -13,7 +13,7 @@ import pytest
 
 from chatbotx.channels.base import RatePlan
 from chatbotx.dispatcher import media, outbound, policy
-from chatbotx.dispatcher.limits import WINDOW_MS, OutboundLimiter, inbox_rates, recipient_rates
+from chatbotx.dispatcher.limits import WINDOW_MS, OutboundLimiter, Rate, inbox_rates, recipient_rates
 from chatbotx.dispatcher.service import BACKOFF_CAP, backoff
 from chatbotx.models import Message
 from tests.dispatcher.conftest import peak_per_window
@@ -22,8 +22,8 @@ REDIS_URL = os.environ.get("CHATBOTX_TEST_REDIS_URL")
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def limits(rates: list[object]) -> list[tuple[int, int]]:
-    return [(r.limit, r.interval) for r in rates]  # type: ignore[attr-defined]
+def limits(rates: list[Rate]) -> list[tuple[int, int]]:
+    return [(r.limit, r.interval) for r in rates]
 
 
 def test_rate_plans_become_sliding_windows() -> None:
@@ -42,8 +42,10 @@ async def admitted_times(
     inbox = f"inbox-{uuid.uuid4().hex[:6]}"
     times = []
     for n in range(sends):
-        assert await limiter.turn(inbox, f"r{n % recipients}", plan, max_wait=10) == 0
+        wait, ticket = await limiter.turn(inbox, f"r{n % recipients}", plan, max_wait=10)
+        assert wait == 0 and ticket is not None
         times.append(time.time())
+        await limiter.done(ticket)  # answered at once
     return times
 
 
@@ -56,11 +58,32 @@ async def test_the_limiter_waits_instead_of_exceeding() -> None:
 async def test_a_wait_longer_than_allowed_is_returned_not_slept() -> None:
     limiter = OutboundLimiter()
     plan = RatePlan(per_second=100, per_recipient_per_second=1)
-    assert await limiter.turn("i", "r", plan, max_wait=0.1) == 0
-    wait = await limiter.turn("i", "r", plan, max_wait=0.1)
-    assert 0.1 < wait <= WINDOW_MS / 1000 + 0.01
+    wait, ticket = await limiter.turn("i", "r", plan, max_wait=0.1)
+    assert wait == 0 and ticket is not None
+    await limiter.done(ticket)
+    wait, refused = await limiter.turn("i", "r", plan, max_wait=0.1)
+    assert refused is None and 0.1 < wait <= WINDOW_MS / 1000 + 0.01
     limiter.pause("i", 30)
-    assert await limiter.turn("i", "other", plan, max_wait=1) > 29  # the provider said stop
+    wait, refused = await limiter.turn("i", "other", plan, max_wait=1)
+    assert refused is None and wait > 29  # the provider said stop
+
+
+async def test_a_send_counts_while_in_flight_and_for_a_window_after_its_answer() -> None:
+    limiter = OutboundLimiter()
+    plan = RatePlan(per_second=2)
+    first = (await limiter.turn("i", "a", plan, max_wait=0))[1]
+    second = (await limiter.turn("i", "b", plan, max_wait=0))[1]
+    assert first is not None and second is not None
+    await asyncio.sleep(1.1)  # a window has passed, but both are still in flight (unanswered)
+    wait, refused = await limiter.turn("i", "c", plan, max_wait=0)
+    assert refused is None and wait > 0
+    await limiter.done(first)  # answered now: it counts one more window from here
+    wait, refused = await limiter.turn("i", "c", plan, max_wait=0)
+    assert refused is None and 0.9 < wait <= 1.01
+    # A refused turn takes nothing: the recipient slot it got is given back.
+    refused_plan = RatePlan(per_second=2, per_recipient_per_second=1)
+    assert (await limiter.turn("i", "d", refused_plan, max_wait=0))[1] is None
+    assert limiter.log.logs.get("i:d") == {}  # type: ignore[union-attr]
 
 
 @pytest.mark.redis
@@ -73,8 +96,10 @@ async def test_dispatchers_share_one_limit_through_redis() -> None:
 
     async def run(limiter: OutboundLimiter) -> None:
         for n in range(9):
-            assert await limiter.turn(inbox, f"r{n}", plan, max_wait=10) == 0
+            wait, ticket = await limiter.turn(inbox, f"r{n}", plan, max_wait=10)
+            assert wait == 0 and ticket is not None
             times.append(time.time())
+            await limiter.done(ticket)
 
     try:
         await asyncio.gather(run(first), run(second))

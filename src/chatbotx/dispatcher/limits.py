@@ -1,29 +1,38 @@
-"""Per-inbox and per-recipient send limits from an adapter's RatePlan: sliding-window logs on pyrate-limiter.
+"""Per-inbox and per-recipient send limits from an adapter's RatePlan, counted so that the provider never sees
+more than the limit in any one-second window, whatever the network's jitter.
 
-In memory by default; in Redis (pyrate-limiter's RedisBucket, one sorted set per key) when
-CHATBOTX_REDIS_URL is set, so several dispatchers share one inbox's limit. A sliding window admits at most N
-sends in any window, so the peak in any one second never exceeds the limit. The window is a little longer
-than a second (WINDOW_MS) so that jitter between our clock and the provider's receipt cannot push N+1 into
-its second.
+A sliding-window log per key, where a send counts from the moment it is admitted until one window after its
+answer came back: the provider received it somewhere in between, so for any window at the provider every send
+it saw was either still in flight or answered less than a window before the last one was admitted. (Stamping a
+send with its admission time alone is not enough: a send delayed on its way lands in the next second together
+with that second's sends.) A send whose answer never comes counts for `IN_FLIGHT_MS` at most.
+
+In memory by default; in Redis (a sorted set per key, scripts on the server's clock) when
+CHATBOTX_REDIS_URL is set, so several dispatchers share one inbox's limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
+import dataclasses
+import itertools
 import math
 import time
-from dataclasses import dataclass
-from typing import Any
-
-from pyrate_limiter import AbstractBucket, InMemoryBucket, Rate, RateItem
-from pyrate_limiter.buckets.redis_bucket import LuaScript, RedisBucket
+import uuid
+from typing import Any, NamedTuple
 
 from chatbotx.channels.base import RatePlan
 
-WINDOW_MS = 1050  # one second + a safety margin for network jitter
+WINDOW_MS = 1000
 MINUTE_MS = 60_000
+IN_FLIGHT_MS = 31_000  # longer than the HTTP client's timeout: an unanswered send stops counting after this
+POLL = 0.02  # seconds to wait when the slot frees only once a send in flight is answered
 REDIS_PREFIX = "chatbotx:ratelimit:"
+
+
+class Rate(NamedTuple):
+    limit: int
+    interval: int  # milliseconds
 
 
 def inbox_rates(plan: RatePlan) -> list[Rate]:
@@ -57,22 +66,127 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass
-class _Slot:
-    bucket: AbstractBucket
-    rates: list[Rate]
-    puts: int = 0
+def wait_ms(scores: list[int], rates: list[Rate], now: int) -> int:
+    """0 when one more send fits under every rate given the log's `scores` (ms until which each past send
+    counts, minus nothing: a score is an answer time, or a far future while in flight), else ms to wait."""
+    longest = 0
+    for rate in rates:
+        inside = sorted(s for s in scores if s > now - rate.interval)
+        if len(inside) < rate.limit:
+            continue
+        blocking = inside[len(inside) - rate.limit]  # this one must leave the window first
+        if blocking > now:  # still in flight: it frees the slot only once answered
+            longest = max(longest, int(POLL * 1000))
+        else:
+            longest = max(longest, blocking + rate.interval - now + 1)
+    return longest
+
+
+@dataclasses.dataclass
+class Ticket:
+    """An admitted send: its entries in the logs, to stamp with the answer's time."""
+
+    entries: list[tuple[str, str]]  # (key, member)
+
+
+class _MemoryLog:
+    def __init__(self) -> None:
+        self.logs: dict[str, dict[str, int]] = {}  # key -> member -> score
+        self.ids = itertools.count()
+
+    async def admit(self, key: str, rates: list[Rate]) -> tuple[int, str | None]:
+        now = _now_ms()
+        log = self.logs.setdefault(key, {})
+        horizon = now - max(r.interval for r in rates)
+        for member in [m for m, s in log.items() if s <= horizon]:
+            del log[member]
+        wait = wait_ms(list(log.values()), rates, now)
+        if wait:
+            return wait, None
+        member = str(next(self.ids))
+        log[member] = now + IN_FLIGHT_MS
+        return 0, member
+
+    async def done(self, key: str, member: str) -> None:
+        log = self.logs.get(key)
+        if log is not None and member in log:
+            log[member] = _now_ms()
+
+    async def cancel(self, key: str, member: str) -> None:
+        self.logs.get(key, {}).pop(member, None)
+
+    async def close(self) -> None:
+        pass
+
+
+# KEYS[1] the log; ARGV: member, in-flight ms, poll ms (the wait when only sends in flight block), then
+# (limit, interval) pairs. Redis's own clock, so that
+# dispatchers on several hosts agree. Returns 0 when admitted, else the ms to wait.
+ADMIT_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local horizon = 0
+for i = 4, #ARGV, 2 do
+  if tonumber(ARGV[i + 1]) > horizon then horizon = tonumber(ARGV[i + 1]) end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - horizon)
+local wait = 0
+for i = 4, #ARGV, 2 do
+  local limit = tonumber(ARGV[i])
+  local interval = tonumber(ARGV[i + 1])
+  local inside = redis.call('ZCOUNT', KEYS[1], '(' .. (now - interval), '+inf')
+  if inside >= limit then
+    local blocking = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - interval), '+inf', 'WITHSCORES',
+      'LIMIT', inside - limit, 1)
+    local score = tonumber(blocking[2])
+    local this
+    if score > now then this = tonumber(ARGV[3]) else this = score + interval - now + 1 end
+    if this > wait then wait = this end
+  end
+end
+if wait > 0 then return wait end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], horizon + tonumber(ARGV[2]) + 1000)
+return 0
+"""
+DONE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+"""
+
+
+class _RedisLog:
+    def __init__(self, redis: Any):
+        self.redis = redis
+        self.admit_script = redis.register_script(ADMIT_SCRIPT)
+        self.done_script = redis.register_script(DONE_SCRIPT)
+
+    async def admit(self, key: str, rates: list[Rate]) -> tuple[int, str | None]:
+        member = uuid.uuid4().hex
+        args: list[Any] = [member, IN_FLIGHT_MS, int(POLL * 1000)]
+        for rate in rates:
+            args += [rate.limit, rate.interval]
+        wait = int(await self.admit_script(keys=[REDIS_PREFIX + key], args=args))
+        return (wait, None) if wait else (0, member)
+
+    async def done(self, key: str, member: str) -> None:
+        await self.done_script(keys=[REDIS_PREFIX + key], args=[member])
+
+    async def cancel(self, key: str, member: str) -> None:
+        await self.redis.zrem(REDIS_PREFIX + key, member)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
 
 
 class OutboundLimiter:
-    """`turn(...)` waits until one more send to (inbox, recipient) fits under both limits."""
+    """`turn(...)` waits until one more send to (inbox, recipient) fits under both limits; `done(ticket)`
+    once the provider answered (or failed)."""
 
     def __init__(self, redis: Any | None = None):
-        self.redis = redis  # a redis.asyncio.Redis, or None for in-memory buckets
-        self.slots: dict[str, _Slot] = {}
+        self.log: _MemoryLog | _RedisLog = _MemoryLog() if redis is None else _RedisLog(redis)
         self.paused: dict[str, float] = {}  # inbox key -> monotonic time until which the provider said stop
-        self._script_hash: str | None = None
-        self._lock = asyncio.Lock()
 
     @classmethod
     def from_url(cls, url: str | None) -> OutboundLimiter:
@@ -83,52 +197,7 @@ class OutboundLimiter:
         return cls(aioredis.from_url(url))
 
     async def close(self) -> None:
-        if self.redis is not None:
-            await self.redis.aclose()
-
-    async def _slot(self, key: str, rates: list[Rate]) -> _Slot:
-        slot = self.slots.get(key)
-        if slot is not None and [(r.limit, r.interval) for r in slot.rates] == [
-            (r.limit, r.interval) for r in rates
-        ]:
-            return slot
-        bucket: AbstractBucket
-        if self.redis is None:
-            bucket = InMemoryBucket(rates)
-        else:
-            async with self._lock:
-                if self._script_hash is None:
-                    self._script_hash = await self.redis.script_load(LuaScript.PUT_ITEM)
-            bucket = RedisBucket(rates, self.redis, REDIS_PREFIX + key, self._script_hash)
-        slot = self.slots[key] = _Slot(bucket, rates)
-        return slot
-
-    async def _put(self, key: str, rates: list[Rate]) -> float:
-        """0 when one send was admitted under `rates`, else the seconds until one may be."""
-        if not rates:
-            return 0.0
-        slot = await self._slot(key, rates)
-        now = _now_ms()
-        pending = slot.bucket.put_decision(RateItem(key, now))
-        decision = await pending if inspect.isawaitable(pending) else pending
-        slot.puts += 1
-        if slot.puts % 256 == 0:
-            await self._leak(key, slot, now)
-        if decision.allowed:
-            return 0.0
-        wait_ms = decision.retry_after_ms
-        if wait_ms is None or wait_ms < 0:
-            wait_ms = max(r.interval for r in rates)
-        return max(wait_ms, 1) / 1000
-
-    async def _leak(self, key: str, slot: _Slot, now: int) -> None:
-        result = slot.bucket.leak(now)
-        if asyncio.iscoroutine(result):
-            await result
-        if self.redis is not None:  # idle keys disappear on their own
-            await self.redis.pexpire(REDIS_PREFIX + key, max(r.interval for r in slot.rates) * 2)
-        elif slot.bucket.count() == 0:
-            self.slots.pop(key, None)
+        await self.log.close()
 
     def pause(self, inbox_key: str, seconds: float) -> None:
         """The provider throttled the inbox: no sends on it for `seconds`."""
@@ -145,30 +214,50 @@ class OutboundLimiter:
             return 0.0
         return left
 
-    async def turn(self, inbox_key: str, recipient: str, plan: RatePlan, max_wait: float) -> float:
-        """Wait (up to `max_wait` at a time) until a send fits; 0 once admitted, else the seconds still to
-        wait (the caller defers the message rather than hold it). A recipient slot taken before the inbox
-        refused stays taken: that errs on the slow side, never over the limit."""
-        recipient_key = f"{inbox_key}:{recipient}"
-        have_recipient = False
-        while True:
-            paused = self.paused_for(inbox_key)
-            if paused:
-                if paused > max_wait:
-                    return paused
-                await asyncio.sleep(paused)
-                continue
-            if not have_recipient:
-                wait = await self._put(recipient_key, recipient_rates(plan))
-                if wait:
+    async def turn(
+        self, inbox_key: str, recipient: str, plan: RatePlan, max_wait: float
+    ) -> tuple[float, Ticket | None]:
+        """(0, ticket) once admitted; else (seconds still to wait, None) when that is more than `max_wait`
+        (the caller defers the message rather than hold it; nothing stays taken)."""
+        ticket = Ticket([])
+        checks = [(f"{inbox_key}:{recipient}", recipient_rates(plan)), (inbox_key, inbox_rates(plan))]
+        try:
+            for key, rates in [(key, rates) for key, rates in checks if rates]:
+                while True:
+                    wait, member = await self._admit(inbox_key, key, rates)
+                    if member is not None:
+                        ticket.entries.append((key, member))
+                        break
                     if wait > max_wait:
-                        return wait
+                        await self.cancel(ticket)
+                        return wait, None
                     await asyncio.sleep(wait)
-                    continue
-                have_recipient = True
-            wait = await self._put(inbox_key, inbox_rates(plan))
-            if not wait:
-                return 0.0
-            if wait > max_wait:
-                return wait
-            await asyncio.sleep(wait)
+            while left := self.paused_for(inbox_key):  # paused meanwhile (or no rates at all)
+                if left > max_wait:
+                    await self.cancel(ticket)
+                    return left, None
+                await asyncio.sleep(left)
+        except BaseException:
+            await asyncio.shield(self.cancel(ticket))
+            raise
+        return 0.0, ticket
+
+    async def _admit(self, inbox_key: str, key: str, rates: list[Rate]) -> tuple[float, str | None]:
+        paused = self.paused_for(inbox_key)
+        if paused:
+            return paused, None
+        wait, member = await self.log.admit(key, rates)
+        return wait / 1000, member
+
+    async def cancel(self, ticket: Ticket) -> None:
+        """Take back an admission whose send will not happen."""
+        for key, member in ticket.entries:
+            await self.log.cancel(key, member)
+        ticket.entries.clear()
+
+    async def done(self, ticket: Ticket | None) -> None:
+        """The provider answered: the send now counts until one window after this moment."""
+        if ticket is None:
+            return
+        for key, member in ticket.entries:
+            await self.log.done(key, member)
