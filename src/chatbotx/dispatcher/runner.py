@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,3 +74,10 @@ async def paused() -> AsyncIterator[None]:
     finally:
         if was_running:
             start()
+
+
+async def send_due(now: dt.datetime | None = None) -> int:
+    """Send everything due at `now` in this task, with the background loop stood aside (tests, one-off runs);
+    returns how many messages were claimed."""
+    async with paused():
+        return await Dispatcher(db.get_database().sessionmaker).drain(now)
