@@ -33,3 +33,10 @@ def get(channel: str) -> ChannelAdapter | None:
     if not _loaded:  # not "if not _adapters": a test may have registered its own adapter first
         _load()
     return _adapters.get(channel)
+
+
+def channels() -> list[str]:
+    """The channels that have an adapter (the built-in ones and any registered since)."""
+    if not _loaded:
+        _load()
+    return sorted(_adapters)

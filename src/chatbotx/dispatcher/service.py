@@ -64,8 +64,7 @@ def backoff(attempts: int) -> float:
 
 def adapter_channels() -> list[str]:
     """Channels that have an adapter (only their messages are the dispatcher's)."""
-    registry.get("")  # loads the adapter modules
-    return sorted(registry._adapters)
+    return registry.channels()
 
 
 def clear_error(channel: str, error: ProviderError, attempts: int) -> str:
