@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.contacts.serialize import contacts_out
 from chatbotx.kit.errors import ApiError, BusinessError, NotFound
-from chatbotx.kit.ids import parse_id
+from chatbotx.kit.lookup import by_id_or_name
 from chatbotx.kit.pagination import PageParams, paginate
 from chatbotx.lists.audience import contact_filter_where
 from chatbotx.lists.paging import OptionalPageParams
@@ -36,19 +36,14 @@ async def list_broadcasts(
 
 
 async def get_by_id_or_name(session: AsyncSession, workspace_id: int, id_or_name: str) -> Broadcast:
-    """By id when `id_or_name` is one, else by exact name (the newest broadcast of that name)."""
-    base = select(Broadcast).where(Broadcast.workspace_id == workspace_id)
-    broadcast_id = parse_id(id_or_name)
-    if broadcast_id is not None:
-        broadcast = await session.scalar(base.where(Broadcast.id == broadcast_id))
-        if broadcast is not None:
-            return broadcast
-    broadcast = await session.scalar(
-        base.where(Broadcast.name == id_or_name).order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
+    """By id, else by exact name: the newest broadcast of that name (names need not be unique)."""
+    stmt = (
+        select(Broadcast)
+        .where(Broadcast.workspace_id == workspace_id)
+        .order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
     )
-    if broadcast is None:
-        raise NotFound(f"Broadcast {id_or_name!r} not found.", resource="broadcast")
-    return broadcast
+    not_found = NotFound(f"Broadcast {id_or_name!r} not found.", resource="broadcast")
+    return await by_id_or_name(session, stmt, Broadcast.id, Broadcast.name, id_or_name, not_found)
 
 
 async def audience(

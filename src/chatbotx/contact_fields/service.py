@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.contact_fields.schemas import ContactCustomFieldValue, FieldAssignment, FieldValue
+from chatbotx.custom_fields import service as custom_fields_service
 from chatbotx.kit.db import utcnow
 from chatbotx.kit.errors import InvalidData, NotFound
 from chatbotx.kit.fieldtypes import coerce_value
@@ -46,11 +47,7 @@ async def list_values(session: AsyncSession, contact: Contact) -> list[ContactCu
 
 async def get_field(session: AsyncSession, workspace_id: int, id_or_name: str | int) -> CustomField:
     """The workspace's custom field by id, else by exact name; 404 otherwise."""
-    found = await _fields_by_ref(session, workspace_id, [id_or_name])
-    field = found.get(id_or_name)
-    if field is None:
-        raise NotFound(f"Custom field {id_or_name!r} not found.", resource="customField")
-    return field
+    return await custom_fields_service.get_by_id_or_name(session, workspace_id, str(id_or_name))
 
 
 async def _fields_by_ref(

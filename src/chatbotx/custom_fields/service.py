@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.custom_fields.schemas import CustomFieldCreate, CustomFieldUpdate
 from chatbotx.kit.errors import BusinessError, Conflict, NotFound
-from chatbotx.kit.ids import parse_id
+from chatbotx.kit.lookup import by_id_or_name
 from chatbotx.models import ContactCustomField, CustomField
 
 
@@ -40,17 +40,9 @@ async def get(session: AsyncSession, workspace_id: int, field_id: int | None) ->
 
 
 async def get_by_id_or_name(session: AsyncSession, workspace_id: int, id_or_name: str) -> CustomField:
-    """By id when `id_or_name` is one, else by exact name (a field named with digits is found by name too)."""
-    base = select(CustomField).where(CustomField.workspace_id == workspace_id)
-    field_id = parse_id(id_or_name)
-    if field_id is not None:
-        field = await session.scalar(base.where(CustomField.id == field_id))
-        if field is not None:
-            return field
-    field = await session.scalar(base.where(CustomField.name == id_or_name))
-    if field is None:
-        raise NotFound(f"Custom field {id_or_name!r} not found.", resource="customField")
-    return field
+    stmt = select(CustomField).where(CustomField.workspace_id == workspace_id)
+    not_found = NotFound(f"Custom field {id_or_name!r} not found.", resource="customField")
+    return await by_id_or_name(session, stmt, CustomField.id, CustomField.name, id_or_name, not_found)
 
 
 async def _ensure_name_free(

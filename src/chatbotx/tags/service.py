@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.kit.errors import Conflict, NotFound
-from chatbotx.kit.ids import parse_id
+from chatbotx.kit.lookup import by_id_or_name
 from chatbotx.models import ContactTag, Tag
 from chatbotx.tags.schemas import TagCreate, TagUpdate
 
@@ -33,17 +33,9 @@ async def get(session: AsyncSession, workspace_id: int, tag_id: int | None) -> T
 
 
 async def get_by_id_or_name(session: AsyncSession, workspace_id: int, id_or_name: str) -> Tag:
-    """By id when `id_or_name` is one, else by exact name (a tag named with digits is found by name too)."""
-    base = select(Tag).where(Tag.workspace_id == workspace_id, Tag.deleted_at.is_(None))
-    tag_id = parse_id(id_or_name)
-    if tag_id is not None:
-        tag = await session.scalar(base.where(Tag.id == tag_id))
-        if tag is not None:
-            return tag
-    tag = await session.scalar(base.where(Tag.name == id_or_name))
-    if tag is None:
-        raise NotFound(f"Tag {id_or_name!r} not found.", resource="tag")
-    return tag
+    stmt = select(Tag).where(Tag.workspace_id == workspace_id, Tag.deleted_at.is_(None))
+    not_found = NotFound(f"Tag {id_or_name!r} not found.", resource="tag")
+    return await by_id_or_name(session, stmt, Tag.id, Tag.name, id_or_name, not_found)
 
 
 async def _ensure_name_free(
