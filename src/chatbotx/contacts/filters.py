@@ -770,6 +770,9 @@ KEYWORD_COLUMNS = (
 )
 
 
+PHONE_PUNCTUATION = frozenset(" +-().")
+
+
 def keyword_clause(keyword: str) -> ColumnElement[bool]:
     """Case-insensitive contains on first, last and full name, email and phone.
 
@@ -782,8 +785,12 @@ def keyword_clause(keyword: str) -> ColumnElement[bool]:
     clauses = [func.lower(column).like(pattern, escape="\\") for column in KEYWORD_COLUMNS]
     # "+84 90-123" should find +8490123...: phones are stored as E.164 digits.
     digits = "".join(ch for ch in needle if ch.isdigit())
-    if len(digits) >= 3 and digits != needle:
-        clauses.append(Contact.phone_number.like(f"%{digits}%"))
+    # Only for input that looks like a phone number: "smith12345" must not match every phone with 12345.
+    phone_like = all(ch.isdigit() or ch in PHONE_PUNCTUATION for ch in needle)
+    if len(digits) >= 3 and digits != needle and phone_like:
+        # lower() changes nothing in digits, but it puts this branch on the trigram index too: one
+        # unindexed branch of the OR would make PostgreSQL scan every contact.
+        clauses.append(func.lower(Contact.phone_number).like(f"%{digits}%"))
     return or_(*clauses)
 
 

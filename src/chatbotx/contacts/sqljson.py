@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from chatbotx.contacts.serialize import CONTACT_COLUMNS
 from chatbotx.models import (
+    Contact,
     ContactCustomField,
     ContactInbox,
     ContactNote,
@@ -387,6 +388,43 @@ def page_statement(
     is a fixed SQL text, so building and cache-keying this statement stays as cheap as a plain page query.
     """
     page = select(*CONTACT_COLUMNS).where(*clauses).order_by(*order).limit(limit).offset(offset).cte("p")
+    return (
+        select(total.label("total"), literal_column(contact_json_sql(dialect)).label("data"))
+        .select_from(page)
+        .order_by(*(_on(page, o) for o in order))
+    )
+
+
+def filtered_page_statement(
+    dialect: Dialect,
+    clauses: Sequence[ColumnElement[bool]],
+    order: Sequence[ColumnElement[Any]],
+    limit: int,
+    offset: int,
+) -> Select[Any]:
+    """`page_statement` for filtered lists: the matches are found once (a materialized CTE) and both the
+    exact total and the page are taken from them.
+
+    The exact total reads every match anyway; and without the fence, ORDER BY created_at LIMIT n over a
+    keyword tempts PostgreSQL into walking the created_at index past every contact when a rare keyword's
+    estimate is off (0.7 s at a million contacts instead of the trigram indexes' 30 ms)."""
+    # Only the id and the sort keys are kept for every match; full rows are read for the page alone.
+    keys: dict[str, Any] = {"id": Contact.id}
+    for clause in order:
+        element = clause.element if isinstance(clause, UnaryExpression) else clause
+        keys.setdefault(str(element.key), element)
+    matches = select(*keys.values()).where(*clauses).cte("m")
+    if dialect.name == "postgresql":
+        matches = matches.prefix_with("MATERIALIZED")
+    page_ids: Select[Any] = (
+        select(literal_column("m.id"))
+        .select_from(matches)
+        .order_by(*(_on(matches, o) for o in order))
+        .limit(limit)
+        .offset(offset)
+    )
+    page = select(*CONTACT_COLUMNS).where(Contact.id.in_(page_ids)).cte("p")
+    total = select(func.count()).select_from(matches).scalar_subquery()
     return (
         select(total.label("total"), literal_column(contact_json_sql(dialect)).label("data"))
         .select_from(page)
