@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from chatbotx.channels import base, registry
-from tests.fakes.telegram import serve_asgi
+from tests.fakes.serving import serve_asgi
 
 GOOD_TOKEN = "good-token"
 FAILURES: dict[str, tuple[int, dict[str, Any]]] = {
