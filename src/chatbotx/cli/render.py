@@ -10,7 +10,7 @@ import click
 
 MAX_COLUMNS = 8
 PREFERRED_COLUMNS = (
-    "id", "name", "fullName", "firstName", "lastName", "email", "phoneNumber", "shortcut", "text", "content",
+    "id", "name", "fullName", "email", "phoneNumber", "firstName", "lastName", "shortcut", "text", "content",
     "type", "channel", "direction", "status", "value",
 )  # fmt: skip
 # Shown in the key/value view but left out of tables, where width is scarce.
