@@ -4,9 +4,7 @@ POST /api/v1/contacts/{identifier}/messages -> dispatcher -> at the fake in the 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,6 +17,7 @@ from chatbotx.models import ContactInbox, Conversation, InboundEvent, Inbox, Mes
 from chatbotx.settings import get_settings
 from tests.conftest import Tenant
 from tests.fakes.telegram import FakeBot, FakeTelegram, serve_fake_telegram
+from tests.polling import no_pending, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -79,25 +78,6 @@ async def receive(fake: FakeTelegram, bot: FakeBot, anon: httpx.AsyncClient, upd
     inbox_id = int(bot.webhook["url"].rsplit("/", 1)[-1])
     await worker.drain(inbox_id)  # the kicked job may be handling it already: then wait for it
     await wait_for(lambda: no_pending(inbox_id))
-
-
-async def no_pending(inbox_id: int) -> bool:
-    async with db.get_database().sessionmaker() as session:
-        stmt = (
-            select(func.count())
-            .select_from(InboundEvent)
-            .where(InboundEvent.inbox_id == inbox_id, InboundEvent.status == "pending")
-        )
-        return not await session.scalar(stmt)
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], limit: float = 15.0) -> None:
-    """Poll `check` until true; fails after `limit` seconds (a bound, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("the pipeline did not finish in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_connect_with_a_wrong_token_is_a_clear_error(tenant: Tenant, fake: FakeTelegram) -> None:

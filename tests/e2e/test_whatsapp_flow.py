@@ -4,10 +4,8 @@ replies through the API -> dispatcher -> at the fake in the exact Cloud API form
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,6 +19,7 @@ from chatbotx.models import ContactInbox, Conversation, InboundEvent, Inbox, Mes
 from chatbotx.settings import get_settings
 from tests.conftest import Tenant
 from tests.fakes.meta import MetaGraphFake, WhatsAppNumber, WhatsAppUser, serve_fake_meta
+from tests.polling import no_pending, wait_for
 
 WA_ID = "16505551234"
 
@@ -79,25 +78,6 @@ async def receive(
     assert answer.status_code == 200, answer.text
     await worker.drain(int(channel.id))  # the kicked job may be handling it already: then wait for it
     await wait_for(lambda: no_pending(int(channel.id)))
-
-
-async def no_pending(inbox_id: int) -> bool:
-    async with db.get_database().sessionmaker() as session:
-        stmt = (
-            select(func.count())
-            .select_from(InboundEvent)
-            .where(InboundEvent.inbox_id == inbox_id, InboundEvent.status == "pending")
-        )
-        return not await session.scalar(stmt)
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], limit: float = 15.0) -> None:
-    """Poll `check` until true; fails after `limit` seconds (a bound, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("the pipeline did not finish in time")
-        await asyncio.sleep(0.02)
 
 
 async def count(model: Any, inbox_id: str) -> int:

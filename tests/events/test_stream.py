@@ -17,7 +17,8 @@ from chatbotx.models import Event
 from tests.conftest import Tenant
 from tests.events.sse import Reader
 from tests.inbound import testchan
-from tests.inbound.testchan import make_inbox, message, post, wait_for
+from tests.inbound.testchan import make_inbox, message, post
+from tests.polling import wait_for
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,8 @@ from chatbotx.kit.db import utcnow
 from chatbotx.models import Contact, ContactInbox, Conversation, Event, InboundEvent, Inbox, Message
 from tests.conftest import Tenant
 from tests.inbound import testchan
-from tests.inbound.testchan import make_inbox, message, post, wait_for
+from tests.inbound.testchan import make_inbox, message, post
+from tests.polling import wait_for
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from chatbotx.inboxes import secrets
 from chatbotx.kit import db
 from chatbotx.models import ContactInbox, Inbox, Message
 from tests.conftest import Tenant
-from tests.inbound.testchan import wait_for
+from tests.polling import wait_for
 
 
 async def inbox_of(workspace_id: str, channel: str, config: dict[str, Any]) -> Inbox:

@@ -8,13 +8,10 @@ GET ?challenge=x&token=<verifyCode> echoes x.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import httpx
@@ -154,15 +151,3 @@ async def post(
         content=raw,
         headers={"content-type": "application/json", "x-test-signature": sign(raw, secret)},
     )
-
-
-async def wait_for(check: Callable[[], Awaitable[Any]], limit: float = 15.0) -> Any:
-    """Poll `check` until it returns something truthy (bounded: fails after `limit` seconds)."""
-    deadline = time.monotonic() + limit
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)

@@ -11,7 +11,8 @@ from chatbotx.kit import db
 from chatbotx.models import InboundEvent, Message
 from tests.conftest import Tenant
 from tests.inbound import testchan
-from tests.inbound.testchan import make_inbox, message, post, wait_for
+from tests.inbound.testchan import make_inbox, message, post
+from tests.polling import wait_for
 
 
 @pytest.fixture(autouse=True)
