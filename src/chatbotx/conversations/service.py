@@ -24,13 +24,13 @@ from chatbotx.kit import events
 from chatbotx.kit.db import utcnow
 from chatbotx.kit.errors import BusinessError, Conflict, NotFound, invalid_field
 from chatbotx.kit.ids import parse_id
-from chatbotx.kit.pagination import CursorPage, decode_cursor, encode_cursor
+from chatbotx.kit.pagination import CursorPage
 from chatbotx.kit.security import Principal
 from chatbotx.lists.audience import contact_filter_where
 from chatbotx.lists.paging import decode_keyset, encode_keyset
 from chatbotx.lists.params import contains_any
 from chatbotx.messages.schemas import Message as MessageOut
-from chatbotx.messages.service import file_attachments, queue_outgoing_message
+from chatbotx.messages.service import file_attachments, newest_first, queue_outgoing_message
 from chatbotx.models import Contact, ContactTag, Conversation, Inbox, Member, Message, Team, User
 
 CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
@@ -277,13 +277,7 @@ async def list_messages(
 ) -> CursorPage[MessageOut]:
     """Newest first, private notes included; the cursor is the id of the last message of the previous page."""
     stmt = select(Message).where(Message.conversation_id == conversation.id)
-    before = decode_cursor(cursor)
-    if before is not None:
-        stmt = stmt.where(Message.id < before)
-    rows = list((await session.execute(stmt.order_by(Message.id.desc()).limit(per_page + 1))).scalars())
-    next_cursor = encode_cursor(rows[per_page - 1].id) if len(rows) > per_page else None
-    data = [MessageOut.model_validate(row) for row in rows[:per_page]]
-    return CursorPage[MessageOut](data=data, nextCursor=next_cursor)
+    return await newest_first(session, stmt, cursor, per_page)
 
 
 def _json(model: ConversationOut | MessageOut) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.automation.keywords import KeywordRule, best_match
@@ -43,6 +43,13 @@ async def list_messages(
     stmt = select(Message).where(
         Message.workspace_id == contact.workspace_id, Message.contact_id == contact.id
     )
+    return await newest_first(session, stmt, cursor, per_page)
+
+
+async def newest_first(
+    session: AsyncSession, stmt: Select[Message], cursor: str | None, per_page: int
+) -> CursorPage[MessageOut]:
+    """One page of `stmt`'s messages, newest first; the cursor is the id of the previous page's last one."""
     before = decode_cursor(cursor)
     if before is not None:
         stmt = stmt.where(Message.id < before)
