@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from chatbotx.kit.schemas import IdStr, InputSchema, OptIdStr, Schema
+from chatbotx.members.schemas import User
 from chatbotx.tags.schemas import Tag
 
 Gender = Literal["male", "female", "other"]
@@ -52,17 +53,6 @@ class ContactInbox(Schema):
     inbox: InboxSummary
 
 
-class UserSummary(Schema):
-    id: IdStr
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    name: str
-    email: str
-    email_verified: bool
-    image: str | None = None
-    is_anonymous: bool
-
-
 class TeamSummary(Schema):
     id: IdStr
     created_at: dt.datetime
@@ -92,7 +82,7 @@ class ContactConversation(Schema):
     ai_context_last_message_id: OptIdStr = None
     assigned_user_id: OptIdStr = None
     assigned_inbox_team_id: OptIdStr = None
-    assigned_user: UserSummary | None = None
+    assigned_user: User | None = None
     assigned_inbox_team: TeamSummary | None = None
     inbox: InboxSummary | None = None
 
