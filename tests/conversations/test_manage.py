@@ -408,19 +408,6 @@ async def test_wake_snoozed_looks_at_most_once_per_interval(tenant: Tenant) -> N
     assert (await reload(due)).status == "open"
 
 
-async def test_reopen_on_contact_message(tenant: Tenant) -> None:
-    snoozed = await setup(tenant, status="snoozed", snoozed_until=dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
-    pending = await setup(tenant, status="pending")
-    async with db.get_database().sessionmaker() as session:
-        for conversation, reopened in ((snoozed, True), (pending, False)):
-            row = await session.get_one(Conversation, conversation.id)
-            assert await service.reopen_on_contact_message(session, row) is reopened
-        await db.commit(session)
-    assert (await reload(snoozed)).status == "open" and (await reload(snoozed)).snoozed_until is None
-    assert (await reload(pending)).status == "pending"
-    assert await types_of(tenant.workspace_id) == ["conversation.status_changed", "conversation.updated"]
-
-
 async def test_bot_read_follow(tenant: Tenant) -> None:
     api = tenant.client
     conversation = await setup(tenant)

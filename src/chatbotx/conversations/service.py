@@ -496,20 +496,6 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-async def reopen_on_contact_message(session: AsyncSession, conversation: Conversation) -> bool:
-    """Reopen a snoozed or resolved conversation because its contact wrote (events published); True if it did.
-
-    For the inbound pipeline: call it on the conversation the message lands in, before changing it further.
-    """
-    if conversation.status not in ("snoozed", "resolved"):
-        return False
-    previous = conversation.status
-    conversation.status = "open"
-    conversation.snoozed_until = None
-    await _changed(session, conversation, previous_status=previous)
-    return True
-
-
 async def _claim(
     session: AsyncSession, where: list[ColumnElement[bool]], values: dict[str, Any]
 ) -> list[int]:
