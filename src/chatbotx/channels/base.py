@@ -36,6 +36,7 @@ class ContactProfile:
     last_name: str | None = None
     username: str | None = None
     phone_number: str | None = None  # E.164 when the channel gives one (WhatsApp wa_id)
+    email: str | None = None  # the sender's address (email channel; a webchat visitor who left one)
     locale: str | None = None
     avatar: str | None = None
 
@@ -54,6 +55,13 @@ class InboundMessage:
     attributes: dict[str, Any] = dataclasses.field(default_factory=dict)
     profile: ContactProfile = dataclasses.field(default_factory=ContactProfile)
     sent_at: dt.datetime | None = None
+    # Threaded channels (email): the provider ids this message answers (In-Reply-To, then References, nearest
+    # first). The message joins the conversation holding one of them; with none found it starts a new
+    # conversation. None (every other channel): the contact's latest conversation on the inbox.
+    thread: list[str] | None = None
+    # The business's own message, sent from elsewhere (Meta's Page inbox, the phone app): stored as outgoing,
+    # `source_id` is the contact it went to; it neither reopens the conversation nor opens the window.
+    echo: bool = False
 
 
 @dataclasses.dataclass(slots=True)

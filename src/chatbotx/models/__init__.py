@@ -26,7 +26,17 @@ from chatbotx.models.system import (
     Webhook,
     WebhookDelivery,
 )
-from chatbotx.models.workspace import ApiToken, Inbox, Member, SavedReply, Team, TeamMember, User, Workspace
+from chatbotx.models.workspace import (
+    ApiToken,
+    ChannelPoll,
+    Inbox,
+    Member,
+    SavedReply,
+    Team,
+    TeamMember,
+    User,
+    Workspace,
+)
 
 __all__ = [
     "AiAgent",
@@ -34,6 +44,7 @@ __all__ = [
     "BotField",
     "Broadcast",
     "BroadcastRecipient",
+    "ChannelPoll",
     "Contact",
     "ContactCustomField",
     "ContactInbox",

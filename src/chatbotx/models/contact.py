@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chatbotx.kit.db import Base, IdMixin, TimestampMixin, utcnow
@@ -61,6 +61,10 @@ class ContactInbox(IdMixin, Base):
     # Set when the provider says the contact cannot be reached here (blocked the bot, invalid number).
     unreachable_at: Mapped[dt.datetime | None]
     unreachable_reason: Mapped[str | None] = mapped_column(String(64))
+    # Webchat: the token a visitor's browser subscribes to its own realtime events with (Chatwoot's
+    # pubsub_token), and whether the site vouched for the visitor's identity with an HMAC of its user id.
+    pubsub_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    hmac_verified: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ContactTag(Base):

@@ -75,6 +75,26 @@ class Inbox(IdMixin, TimestampMixin, Base):
     status_reason: Mapped[str | None] = mapped_column(Text)  # why it needs attention (expired token, ...)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     credentials: Mapped[str | None] = mapped_column(Text)
+    # The inbox's public identifier, for channels the public reaches directly (the webchat widget's
+    # `inbox_identifier` in /public/api/v1/inboxes/{identifier}/...); random, unguessable, never an id.
+    public_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class ChannelPoll(Base):
+    """Polling state of an inbox whose provider is polled instead of calling a webhook (email over IMAP).
+
+    `leased_until` makes one poller at a time own the inbox (several workers in the scale-out mode);
+    `state` is the channel's cursor (IMAP UIDVALIDITY and last UID seen).
+    """
+
+    __tablename__ = "channel_poll"
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inbox.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    next_poll_at: Mapped[dt.datetime | None]
+    leased_until: Mapped[dt.datetime | None]
+    last_polled_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(default=0)
 
 
 class SavedReply(IdMixin, TimestampMixin, Base):
