@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     telegram_api_base: str = "https://api.telegram.org"
     meta_graph_api_base: str = "https://graph.facebook.com"
     instagram_api_base: str = "https://graph.instagram.com"
+    imap_poll_seconds: float = Field(
+        default=60.0, gt=0, description="How often each email channel's IMAP mailbox is checked for new mail."
+    )
 
     @property
     def effective_database_url(self) -> str:
