@@ -37,6 +37,7 @@ from chatbotx.inbound.service import (
     acknowledge,
     conversation_payload,
     download_all,
+    email_of,
     fill_profile,
     message_payload,
     next_status,
@@ -131,11 +132,14 @@ class Identities:
     new_contacts: list[dict[str, Any]]
     new_contact_inboxes: list[dict[str, Any]]
     filled: dict[int, dict[str, Any]]  # contact id -> profile columns filled on an existing contact
+    # Source ids that wrote (not only echoes of the business's own messages): their window opens.
+    active: set[str] = dataclasses.field(default_factory=set)
 
 
 async def identities(session: AsyncSession, work: Work, messages: list[InboundMessage]) -> Identities:
-    """Each sender's contact inbox and contact: loaded by source id, else linked by phone, else created (in
-    the batch's order, so two new senders with one phone number share the contact the first one made)."""
+    """Each sender's contact inbox and contact: loaded by source id, else linked by phone or email, else
+    created (in the batch's order, so two new senders with one phone number share the contact the first one
+    made)."""
     inbox = work.channel.inbox
     sources = list(dict.fromkeys(m.source_id for m in messages))
     found = await session.execute(
@@ -164,12 +168,28 @@ async def identities(session: AsyncSession, work: Work, messages: list[InboundMe
         for row in rows.mappings():
             contact = contacts.setdefault(row["id"], dict(row))
             by_phone.setdefault(row["phone_number"], contact)
+    wanted_emails = sorted(
+        {e for m in messages if m.source_id not in by_source if (e := email_of(m.profile.email))}
+    )
+    by_email: dict[str, dict[str, Any]] = {}
+    if wanted_emails:
+        rows = await session.execute(
+            select(CONTACT)
+            .where(CONTACT.c.workspace_id == inbox.workspace_id, CONTACT.c.email.in_(wanted_emails))
+            .order_by(CONTACT.c.id)
+        )
+        for row in rows.mappings():
+            contact = contacts.setdefault(row["id"], dict(row))
+            by_email.setdefault(row["email"], contact)
     result = Identities(by_source, [], [], {})
     created: set[int] = set()
     for message in messages:
         phone = phone_of(message.profile.phone_number)
+        email = email_of(message.profile.email)
         if message.source_id not in by_source:
             linked = by_phone.get(phone) if phone else None
+            if linked is None and email:
+                linked = by_email.get(email)
             if linked is None:
                 linked = _new_contact(inbox.workspace_id, inbox.channel, work.now)
                 result.new_contacts.append(linked)
@@ -187,11 +207,16 @@ async def identities(session: AsyncSession, work: Work, messages: list[InboundMe
             result.new_contact_inboxes.append(contact_inbox)
             by_source[message.source_id] = (contact_inbox, linked)
         contact_inbox, contact = by_source[message.source_id]
-        filled = fill_profile(contact, message.profile, phone)
+        filled = fill_profile(contact, message.profile, phone, email)
         if phone and contact["phone_number"] == phone:
             by_phone.setdefault(phone, contact)
+        if email and contact["email"] == email:
+            by_email.setdefault(email, contact)
         if filled and contact["id"] not in created:
             result.filled.setdefault(contact["id"], {}).update(filled)
+        if message.echo:  # the business wrote: no window, no interaction of the contact's
+            continue
+        result.active.add(message.source_id)
         # The 24-hour window starts at the contact's latest message; one who writes is reachable again.
         sent = min(message.sent_at or work.now, work.now)
         if contact_inbox["last_inbound_at"] is None or contact_inbox["last_inbound_at"] < sent:
@@ -201,7 +226,7 @@ async def identities(session: AsyncSession, work: Work, messages: list[InboundMe
     return result
 
 
-_FILLABLE = ("first_name", "last_name", "locale", "avatar", "phone_number", "full_name")
+_FILLABLE = ("first_name", "last_name", "locale", "avatar", "phone_number", "email", "full_name")
 
 
 async def save_identities(session: AsyncSession, work: Work, ids: Identities) -> None:
@@ -213,7 +238,8 @@ async def save_identities(session: AsyncSession, work: Work, ids: Identities) ->
         await session.execute(insert(CONTACT_INBOX), ids.new_contact_inboxes)
     new_ci = {ci["id"] for ci in ids.new_contact_inboxes}
     new_contacts = {c["id"] for c in ids.new_contacts}
-    old_ci = [ci for ci, _ in ids.by_source.values() if ci["id"] not in new_ci]
+    active = [ids.by_source[source] for source in ids.active]
+    old_ci = [ci for ci, _ in active if ci["id"] not in new_ci]
     if old_ci:
         await session.execute(
             update(CONTACT_INBOX)
@@ -221,7 +247,7 @@ async def save_identities(session: AsyncSession, work: Work, ids: Identities) ->
             .values(last_inbound_at=bindparam("b_at"), unreachable_at=None, unreachable_reason=None),
             [{"b_id": ci["id"], "b_at": ci["last_inbound_at"]} for ci in old_ci],
         )
-    touched = sorted({c["id"] for _, c in ids.by_source.values()} - new_contacts)
+    touched = sorted({c["id"] for _, c in active} - new_contacts)
     if touched:
         await session.execute(
             update(CONTACT)
@@ -293,10 +319,82 @@ async def known_message_ids(session: AsyncSession, inbox_id: int, provider_ids: 
     return {row[0] for row in rows}
 
 
+async def threaded_conversations(
+    session: AsyncSession, inbox_id: int, messages: Iterable[InboundMessage]
+) -> dict[str, dict[str, Any]]:
+    """For threaded channels: the conversation of each provider id the messages answer (one query)."""
+    refs = sorted({ref for m in messages for ref in m.thread or ()})
+    if not refs:
+        return {}
+    rows = await session.execute(
+        select(MESSAGE.c.provider_message_id.label("ref"), CONVERSATION)
+        .select_from(MESSAGE.join(CONVERSATION, CONVERSATION.c.id == MESSAGE.c.conversation_id))
+        .where(MESSAGE.c.inbox_id == inbox_id, MESSAGE.c.provider_message_id.in_(refs))
+    )
+    return {row["ref"]: {c.key: row[c.key] for c in CONVERSATION.c} for row in rows.mappings()}
+
+
+def _thread_of(
+    message: InboundMessage, contact_id: int, by_ref: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The conversation a threaded message answers: the first of its references held by a conversation of
+    the same contact (a forwarded mail's references must not pull another contact's conversation in)."""
+    for ref in message.thread or ():
+        conversation = by_ref.get(ref)
+        if conversation is not None and conversation["contact_id"] == contact_id:
+            return conversation
+    return None
+
+
+def _message_row(
+    work: Work,
+    message: InboundMessage,
+    contact: dict[str, Any],
+    conversation: dict[str, Any],
+    attachments: list[dict[str, Any]],
+) -> dict[str, Any]:
+    inbox = work.channel.inbox
+    echo = message.echo
+    return {
+        "id": new_id(),  # increasing: a conversation's messages keep the provider's order
+        "workspace_id": inbox.workspace_id,
+        "conversation_id": conversation["id"],
+        "contact_id": contact["id"],
+        "inbox_id": inbox.id,
+        "direction": "outgoing" if echo else "incoming",
+        "private": False,
+        "sender_type": "agent" if echo else "contact",
+        "sender_id": None if echo else contact["id"],
+        "content_type": message.content_type,
+        "content": message.text,
+        "attachments": attachments,
+        "content_attributes": to_jsonable_python(
+            {**message.attributes, "echo": True} if echo else message.attributes
+        ),
+        "status": "sent" if echo else "delivered",
+        "provider_message_id": message.provider_message_id,
+        "error": None,
+        "error_code": None,
+        "next_attempt_at": None,
+        "attempts": 0,
+        "leased_until": None,
+        "sent_at": (message.sent_at or work.now) if echo else None,
+        "delivered_at": None,
+        "read_at": None,
+        "created_at": work.now,
+        "updated_at": work.now,
+    }
+
+
 async def handle_messages(
     session: AsyncSession, work: Work, messages: list[tuple[PendingRow, InboundMessage, list[Downloaded]]]
 ) -> None:
-    """Store each message once per provider id, in the batch's order, with its contact and conversation."""
+    """Store each message once per provider id, in the batch's order, with its contact and conversation.
+
+    A message joins its contact's latest conversation on the inbox, reopening it when resolved or snoozed;
+    a threaded one (email) the conversation it answers, else a new one. An echo (the business's own message
+    sent elsewhere) is stored as outgoing and reopens nothing.
+    """
     inbox = work.channel.inbox
     known = await known_message_ids(session, inbox.id, [m.provider_message_id for _, m, _ in messages])
     fresh: list[tuple[InboundMessage, list[Downloaded]]] = []
@@ -310,58 +408,50 @@ async def handle_messages(
     ids = await identities(session, work, [m for m, _ in fresh])
     await save_identities(session, work, ids)
     contact_of = {source: contact for source, (_, contact) in ids.by_source.items()}
-    conversations = await latest_conversations(session, inbox.id, (c["id"] for c in contact_of.values()))
+    latest = await latest_conversations(session, inbox.id, (c["id"] for c in contact_of.values()))
+    by_ref = await threaded_conversations(session, inbox.id, (m for m, _ in fresh))
     new_contacts = {c["id"] for c in ids.new_contacts}
     created_conversations: list[dict[str, Any]] = []
+    contact_touched: set[int] = set()
+    echo_touched: set[int] = set()
     reopened: list[int] = []
     rows: list[dict[str, Any]] = []
     announced: set[int] = set()
+    loaded: dict[int, dict[str, Any]] = {}
     for message, downloads in fresh:
         contact = contact_of[message.source_id]
-        conversation = conversations.get(contact["id"])
+        conversation = (
+            latest.get(contact["id"])
+            if message.thread is None
+            else _thread_of(message, contact["id"], by_ref)
+        )
+        if conversation is not None:  # one dict per conversation, however it was found
+            conversation = loaded.setdefault(conversation["id"], conversation)
         previous = None
         kind = events.CONVERSATION_UPDATED
         if conversation is None:
-            conversation = conversations[contact["id"]] = _new_conversation(contact, inbox.id, work.now)
+            conversation = _new_conversation(contact, inbox.id, work.now)
+            loaded[conversation["id"]] = conversation
             created_conversations.append(conversation)
             kind = events.CONVERSATION_CREATED
-        elif conversation["status"] in REOPENED_FROM:
+        elif conversation["status"] in REOPENED_FROM and not message.echo:
             previous = conversation["status"]
             conversation["status"] = "open"
             conversation["snoozed_until"] = None
             reopened.append(conversation["id"])
-        conversation["last_activity_at"] = conversation["contact_replied_at"] = work.now
-        conversation["updated_at"] = work.now
+        # The contact's latest conversation is now this one (for the next unthreaded message of the batch);
+        # later messages answering this one find it by its provider id.
+        latest[contact["id"]] = conversation
+        by_ref[message.provider_message_id] = conversation
+        conversation["last_activity_at"] = conversation["updated_at"] = work.now
+        if message.echo:
+            conversation["admin_replied_at"] = work.now
+            echo_touched.add(conversation["id"])
+        else:
+            conversation["contact_replied_at"] = work.now
+            contact_touched.add(conversation["id"])
         attachments = await store_attachments(session, inbox.workspace_id, downloads) if downloads else []
-        rows.append(
-            {
-                "id": new_id(),  # increasing: a conversation's messages keep the provider's order
-                "workspace_id": inbox.workspace_id,
-                "conversation_id": conversation["id"],
-                "contact_id": contact["id"],
-                "inbox_id": inbox.id,
-                "direction": "incoming",
-                "private": False,
-                "sender_type": "contact",
-                "sender_id": contact["id"],
-                "content_type": message.content_type,
-                "content": message.text,
-                "attachments": attachments,
-                "content_attributes": to_jsonable_python(message.attributes),
-                "status": "delivered",
-                "provider_message_id": message.provider_message_id,
-                "error": None,
-                "error_code": None,
-                "next_attempt_at": None,
-                "attempts": 0,
-                "leased_until": None,
-                "sent_at": None,
-                "delivered_at": None,
-                "read_at": None,
-                "created_at": work.now,
-                "updated_at": work.now,
-            }
-        )
+        rows.append(_message_row(work, message, contact, conversation, attachments))
         # Events in the order a one-by-one run published them: contact, conversation, message.
         if contact["id"] in new_contacts and contact["id"] not in announced:
             announced.add(contact["id"])
@@ -374,12 +464,17 @@ async def handle_messages(
     if created_conversations:
         await session.execute(insert(CONVERSATION), created_conversations)
     created_ids = {c["id"] for c in created_conversations}
-    touched = sorted({c["id"] for c in conversations.values()} - created_ids)
-    if touched:
+    if touched := sorted(contact_touched - created_ids):
         await session.execute(
             update(CONVERSATION)
             .where(CONVERSATION.c.id.in_(touched))
             .values(last_activity_at=work.now, contact_replied_at=work.now, updated_at=work.now)
+        )
+    if touched := sorted(echo_touched - created_ids):
+        await session.execute(
+            update(CONVERSATION)
+            .where(CONVERSATION.c.id.in_(touched))
+            .values(last_activity_at=work.now, admin_replied_at=work.now, updated_at=work.now)
         )
     if reopened:
         await session.execute(

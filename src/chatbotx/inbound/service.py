@@ -31,7 +31,7 @@ from chatbotx.files import service as files
 from chatbotx.inbound.schemas import ConversationEvent
 from chatbotx.kit.db import commit, get_database
 from chatbotx.kit.errors import InvalidData
-from chatbotx.kit.normalize import normalize_phone
+from chatbotx.kit.normalize import normalize_email, normalize_phone
 from chatbotx.messages.schemas import Message as MessageOut
 from chatbotx.models import InboundEvent, Inbox
 from chatbotx.settings import get_settings
@@ -102,10 +102,29 @@ def phone_of(raw: str | None) -> str | None:
         return None
 
 
-PROFILE_LIMITS = {"first_name": 200, "last_name": 200, "locale": 200, "avatar": 2000, "phone_number": 200}
+def email_of(raw: str | None) -> str | None:
+    """The address as contacts store it (normalized), or None when it is not a valid address."""
+    if not raw:
+        return None
+    try:
+        return normalize_email(raw)
+    except InvalidData:
+        return None
 
 
-def fill_profile(contact: dict[str, Any], profile: ContactProfile, phone: str | None) -> dict[str, Any]:
+PROFILE_LIMITS = {
+    "first_name": 200,
+    "last_name": 200,
+    "locale": 200,
+    "avatar": 2000,
+    "phone_number": 200,
+    "email": 320,
+}
+
+
+def fill_profile(
+    contact: dict[str, Any], profile: ContactProfile, phone: str | None, email: str | None = None
+) -> dict[str, Any]:
     """Fill what the contact (a dict of column values) lacks from the channel's profile, never overwriting
     what the workspace set; the columns filled."""
     filled: dict[str, Any] = {}
@@ -115,6 +134,7 @@ def fill_profile(contact: dict[str, Any], profile: ContactProfile, phone: str | 
         ("locale", profile.locale),
         ("avatar", profile.avatar),
         ("phone_number", phone),
+        ("email", email),
     ):
         if value and contact[attr] is None:
             contact[attr] = filled[attr] = value[: PROFILE_LIMITS[attr]]
