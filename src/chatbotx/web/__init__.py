@@ -1,0 +1,1 @@
+"""Browser-facing assets served by the API process: the embeddable webchat widget."""
