@@ -453,6 +453,7 @@
     emailHelp: "Leave your email so we can reply even if you leave this page.",
     emailLabel: "Your email",
     emailSave: "Save email",
+    save: "Save",
     emailDismiss: "Dismiss",
     emailSaved: function (e) {
       return "Thanks! We'll reply to " + e + ".";
@@ -490,9 +491,12 @@
   // ---------------------------------------------------------------- DOM
 
   var CSS = [
-    ":host{all:initial;position:fixed;z-index:2147483000;bottom:20px;right:20px;",
-    "font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;color:#111827}",
-    ":host([data-position=left]){right:auto;left:20px}",
+    // !important on :host: the page's own rules match the host element, and only important shadow rules win.
+    ":host{all:initial!important;display:block!important;position:fixed!important;z-index:2147483000!important;",
+    "bottom:20px!important;right:20px!important;left:auto!important;top:auto!important;",
+    "font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif!important;",
+    "color:#111827!important}",
+    ":host([data-position=left]){right:auto!important;left:20px!important}",
     "*,*::before,*::after{box-sizing:border-box}",
     "[hidden]{display:none!important}",
     "button{font:inherit;cursor:pointer}",
@@ -566,7 +570,7 @@
     ".cbx-send:disabled{opacity:.45;cursor:default}",
     ".cbx-send svg{width:18px;height:18px;fill:currentColor}",
     ".cbx-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
-    "@media (max-width:480px){:host{bottom:12px;right:12px}",
+    "@media (max-width:480px){:host{bottom:12px!important;right:12px!important}",
     ".cbx-panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}}",
     "@media (prefers-reduced-motion:reduce){.cbx-bubble{transition:none}}",
   ].join("");
@@ -950,7 +954,7 @@
       placeholder: "name@example.com",
       "aria-label": t("emailLabel"),
     });
-    var save = el("button", { type: "submit", text: t("emailSave").split(" ")[0], "aria-label": t("emailSave") });
+    var save = el("button", { type: "submit", text: t("save"), "aria-label": t("emailSave") });
     var error = el("p", { class: "cbx-email-error", role: "alert", hidden: "" });
     var form = el("form", { novalidate: "" }, [input, save]);
     var dismiss = el("button", { type: "button", class: "cbx-link", text: t("emailDismiss") });
