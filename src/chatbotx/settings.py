@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1_048_576, description="Largest JSON body accepted.")
     max_upload_bytes: int = Field(default=50 * 1_048_576, description="Largest file upload accepted.")
+    webchat_requests_per_minute: int = Field(
+        default=60, description="Webchat public API: requests per minute per client IP and inbox; 0 disables."
+    )
+    webchat_messages_per_minute: int = Field(
+        default=20,
+        description="Webchat public API: visitor messages per minute per client IP and inbox; 0 disables.",
+    )
+    webchat_max_body_bytes: int = Field(
+        default=16_384, description="Webchat public API: largest request body accepted."
+    )
     db_pool_size: int = 10
     log_level: str = "info"
     telegram_api_base: str = "https://api.telegram.org"

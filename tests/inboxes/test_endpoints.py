@@ -51,12 +51,18 @@ async def test_create_splits_and_encrypts_secrets(api: httpx.AsyncClient) -> Non
         "secretKeys",
         "webhookUrl",
         "verifyToken",
+        "inboxIdentifier",
+        "embedScript",
+        "hmacToken",
     }
     assert channel["config"] == {"allowGroups": True, "greeting": {"text": "hi"}}
     assert channel["secretKeys"] == ["botToken"]
     assert channel["status"] == "active" and channel["sourceId"] == "bot42"
     assert channel["webhookUrl"].endswith(f"/webhooks/zalo/{channel['id']}")
     assert channel["verifyToken"] is None and channel["statusReason"] is None
+    assert (
+        channel["inboxIdentifier"] is None and channel["embedScript"] is None and channel["hmacToken"] is None
+    )
 
     row = await _row(channel["id"])
     assert row.credentials is not None and BOT_TOKEN not in row.credentials
@@ -133,7 +139,7 @@ async def test_bad_update_is_422_and_writes_nothing(api: httpx.AsyncClient) -> N
 async def test_list_paging_and_filter(api: httpx.AsyncClient) -> None:
     for index in range(3):
         await _create(api, name=f"tg{index}", channel="zalo")
-    await _create(api, name="web", channel="webchat")
+    await _create(api, name="web", channel="webchat", config={"websiteUrl": "https://example.com"})
     page = (await api.get(URL, params={"perPage": 2, "page": 2, "includes": "inbox"})).json()
     assert page["pageCount"] == 2 and [c["name"] for c in page["data"]] == ["tg2", "web"]
     only_web = (await api.get(URL, params={"channel": "webchat"})).json()

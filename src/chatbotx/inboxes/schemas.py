@@ -42,6 +42,20 @@ class Channel(Schema):
         description="Meta channels (whatsapp, messenger, instagram): the verify token to enter with "
         "webhookUrl in Meta's dashboard (generated when not given)",
     )
+    inbox_identifier: str | None = Field(
+        default=None,
+        description="webchat: the inbox's public identifier (the widget's data-inbox-identifier and the "
+        "{inbox_identifier} of the public Client API /public/api/v1/inboxes/{inbox_identifier}/...)",
+    )
+    embed_script: str | None = Field(
+        default=None, description="webchat: the script tag that puts the chat bubble on the website"
+    )
+    hmac_token: str | None = Field(
+        default=None,
+        description="webchat: the identity-verification key. The website's server signs a logged-in "
+        "visitor's user id with it (identifier_hash = hex HMAC-SHA256(hmacToken, identifier)); keep it on "
+        "the server, never in the page. Generated on create; set config.hmacToken to null to rotate it.",
+    )
 
 
 class ChannelCreate(InputSchema):

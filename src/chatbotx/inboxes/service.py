@@ -84,7 +84,17 @@ def webhook_url(inbox: Inbox) -> str:
     return f"{get_settings().public_url.rstrip('/')}/webhooks/{inbox.channel}/{inbox.id}"
 
 
+def embed_script(inbox: Inbox) -> str:
+    """The webchat snippet: one script tag that loads the widget for this inbox."""
+    base = get_settings().public_url.rstrip("/")
+    return (
+        f'<script src="{base}/widget/chatbotx-widget.js" '
+        f'data-inbox-identifier="{inbox.public_token}" async></script>'
+    )
+
+
 def channel_out(inbox: Inbox) -> schemas.Channel:
+    webchat = inbox.channel == "webchat" and inbox.public_token is not None
     return schemas.Channel(
         id=inbox.id,
         created_at=inbox.created_at,
@@ -99,6 +109,9 @@ def channel_out(inbox: Inbox) -> schemas.Channel:
         secret_keys=secrets.secret_keys(inbox.credentials),
         webhook_url=webhook_url(inbox),
         verify_token=(inbox.config or {}).get("verifyToken") if inbox.channel in META_CHANNELS else None,
+        inbox_identifier=inbox.public_token if webchat else None,
+        embed_script=embed_script(inbox) if webchat else None,
+        hmac_token=credentials_of(inbox).get("hmacToken") if webchat else None,
     )
 
 
@@ -145,6 +158,8 @@ async def create(session: AsyncSession, workspace_id: int, data: schemas.Channel
         source_id=data.source_id,
         config=public,
         credentials=secrets.seal(secret_values),
+        # Webchat: the unguessable identifier the widget and the public Client API name the inbox by.
+        public_token=random.token_urlsafe(24) if data.channel == "webchat" else None,
     )
     session.add(inbox)
     await session.flush()
