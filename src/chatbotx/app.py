@@ -16,6 +16,7 @@ from sqlalchemy import text
 from starlette.routing import BaseRoute
 
 import chatbotx
+from chatbotx.channels import email_poll
 from chatbotx.dispatcher import runner as dispatcher
 from chatbotx.inbound import tasks as inbound
 from chatbotx.kit import db, events, jobs
@@ -74,11 +75,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.no_worker:
             dispatcher.start()  # sends queued messages (chatbotx server worker runs it in scale-out)
             inbound.start()  # re-queues webhook events left pending (a crash between storing and processing)
+            email_poll.start()  # fetches new mail of the email channels over IMAP
         try:
             yield
         finally:
             await dispatcher.stop()
             await inbound.stop()
+            await email_poll.stop()
             await events.close()
             await mcp_http.close()
             if worker is not None:

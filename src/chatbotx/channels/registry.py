@@ -9,7 +9,12 @@ from chatbotx.channels.base import ChannelAdapter
 _adapters: dict[str, ChannelAdapter] = {}
 _loaded = False
 # Modules that hold adapters; importing one registers its adapter.
-ADAPTER_MODULES = ("chatbotx.channels.telegram", "chatbotx.channels.whatsapp", "chatbotx.channels.webchat")
+ADAPTER_MODULES = (
+    "chatbotx.channels.telegram",
+    "chatbotx.channels.whatsapp",
+    "chatbotx.channels.webchat",
+    "chatbotx.channels.email",
+)
 
 
 def register(adapter: ChannelAdapter) -> ChannelAdapter:
