@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant
+from tests.events.conftest import live_url  # noqa: F401 - a real HTTP server for the SSE tests
 
 
 @dataclass
