@@ -29,6 +29,7 @@
   var STORE_KEY = "chatbotx:" + inboxIdentifier;
   var TYPING_IDLE_MS = 3000;
   var AGENT_TYPING_MAX_MS = 30000;
+  var HISTORY_PAGE = 20; // messages per page of GET .../messages
   var queued = []; // API calls made before the widget finished booting
 
   // ---------------------------------------------------------------- storage (never throws: private modes)
@@ -83,7 +84,8 @@
   var typingTimer = null;
   var typingOn = false;
   var agentTypingTimer = null;
-  var lastSender = null;
+  var olderCursor = null; // the oldest message id shown, while older ones may exist
+  var loadingOlder = false;
 
   function normalizeUser(u) {
     if (!u || typeof u !== "object") return null;
@@ -253,14 +255,13 @@
     clearMessages();
   }
 
+  // The newest page of the conversation (the server answers up to HISTORY_PAGE messages, oldest first).
   function loadHistory() {
     if (!session.sourceId || !session.conversationId) return Promise.resolve();
     return request("GET", conversationPath() + "/messages").then(
       function (data) {
-        var list = listOf(data).slice();
-        list.sort(function (a, b) {
-          return (a.created_at || 0) - (b.created_at || 0) || compareIds(a.id, b.id);
-        });
+        var list = sortedMessages(data);
+        if (olderCursor === null && list.length >= HISTORY_PAGE) olderCursor = String(list[0].id);
         list.forEach(function (m) {
           renderMessage(m, { quiet: true });
         });
@@ -270,6 +271,38 @@
         if (err.status === 404) forgetStaleSession();
       }
     );
+  }
+
+  // Scrolled to the top: the page before the oldest message shown, keeping what the visitor sees in place.
+  function loadOlder() {
+    if (!olderCursor || loadingOlder || !session.conversationId) return;
+    loadingOlder = true;
+    var path = conversationPath() + "/messages?before=" + encodeURIComponent(olderCursor);
+    request("GET", path)
+      .then(function (data) {
+        var list = sortedMessages(data);
+        olderCursor = list.length >= HISTORY_PAGE ? String(list[0].id) : null;
+        var log = ui.log;
+        var fromBottom = log.scrollHeight - log.scrollTop;
+        list.forEach(function (m) {
+          renderMessage(m, { quiet: true, older: true });
+        });
+        log.scrollTop = log.scrollHeight - fromBottom;
+      })
+      .catch(noop)
+      .finally(function () {
+        loadingOlder = false;
+      });
+  }
+
+  function sortedMessages(data) {
+    return listOf(data)
+      .filter(function (m) {
+        return m && m.id != null;
+      })
+      .sort(function (a, b) {
+        return compareIds(a.id, b.id);
+      });
   }
 
   // ---------------------------------------------------------------- realtime (Server-Sent Events)
@@ -460,7 +493,7 @@
     },
     emailInvalid: "That doesn't look like an email address.",
     emailFailed: "Could not save your email. Please try again.",
-    identityRefused: "This chat could not verify who you are, so it is not available. Please reload the page.",
+    identityRefused: "This chat could not verify who you are, so it is not available here.",
     unavailable: "The chat is not available right now.",
   };
   function t(key) {
@@ -567,11 +600,14 @@
     ".cbx-composer textarea:focus{outline:2px solid var(--cbx-color);outline-offset:0;border-color:transparent}",
     ".cbx-send{width:38px;height:38px;border-radius:10px;border:0;background:var(--cbx-color);",
     "color:var(--cbx-on-color);display:flex;align-items:center;justify-content:center;flex:none}",
+    ".cbx-composer textarea:disabled{background:#f3f4f6;color:#9ca3af;cursor:not-allowed}",
     ".cbx-send:disabled{opacity:.45;cursor:default}",
     ".cbx-send svg{width:18px;height:18px;fill:currentColor}",
     ".cbx-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
     "@media (max-width:480px){:host{bottom:12px!important;right:12px!important}",
-    ".cbx-panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}}",
+    ".cbx-panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}",
+    // The panel covers the screen and has its own close button: the bubble would hide the send button.
+    ".cbx-bubble[aria-expanded=true]{display:none}}",
     "@media (prefers-reduced-motion:reduce){.cbx-bubble{transition:none}}",
   ].join("");
 
@@ -682,6 +718,9 @@
       textarea.style.height = "auto";
       textarea.style.height = Math.min(textarea.scrollHeight, 120) + "px";
       if (textarea.value.trim()) setTyping(true);
+    });
+    log.addEventListener("scroll", function () {
+      if (log.scrollTop < 40) loadOlder();
     });
     textarea.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -820,8 +859,8 @@
     node.setAttribute("data-echo-id", echoId);
     node.classList.add("cbx-pending");
     pendingNodes[echoId] = node;
-    appendToLog(node);
-    lastSender = "visitor";
+    placeInLog(node, null);
+    ui.log.scrollTop = ui.log.scrollHeight;
     return node;
   }
 
@@ -845,41 +884,76 @@
       pending = null;
     }
     if (existing && m.content === existing.getAttribute("data-content")) return; // already shown, unchanged
-    var senderName = null;
-    if (side === "out") {
-      var name = senderNameOf(m);
-      if (lastSender !== "out:" + name) senderName = name;
-      lastSender = "out:" + name;
-    } else if (side === "in" && !existing && !pending) {
-      lastSender = "visitor";
-    }
     var node =
       side === "activity"
         ? el("li", { class: "cbx-activity", text: String(m.content || "") })
-        : messageElement(side, m.content ? String(m.content) : "", m, existing ? null : senderName);
+        : messageElement(side, m.content ? String(m.content) : "", m, null);
     node.setAttribute("data-id", id);
     node.setAttribute("data-content", String(m.content || ""));
     node.setAttribute("data-message-type", String(type));
+    if (side === "out") node.setAttribute("data-sender", senderNameOf(m));
     var replaced = existing || pending;
     if (replaced) {
       replaced.replaceWith(node);
       if (pending) delete pendingNodes[m.echo_id];
     } else {
-      appendToLog(node);
+      var log = ui.log;
+      var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
+      placeInLog(node, id);
+      if (!opts.older && (atBottom || side === "in")) log.scrollTop = log.scrollHeight;
       if (!opts.quiet && side === "out" && !isOpen()) {
         unread += 1;
         renderBadge();
       }
     }
     messageNodes[id] = node;
+    labelSender(node);
+    if (node.nextElementSibling) labelSender(node.nextElementSibling);
+    groupTimes(node);
+    if (node.previousElementSibling) groupTimes(node.previousElementSibling);
   }
 
-  function appendToLog(node) {
+  // One time under a run of messages from the same side in the same minute: on its last message.
+  function groupTimes(node) {
+    var time = node.querySelector && node.querySelector("time.cbx-meta");
+    if (!time) return;
+    var next = node.nextElementSibling;
+    var nextTime = next && next.querySelector("time.cbx-meta");
+    var sameRun =
+      nextTime &&
+      next.classList.contains("cbx-in") === node.classList.contains("cbx-in") &&
+      next.getAttribute("data-sender") === node.getAttribute("data-sender") &&
+      nextTime.textContent === time.textContent;
+    time.hidden = !!sameRun;
+  }
+
+  // Messages stay in id order (ids are time-ordered) whatever order they arrive in: history, the stream, and
+  // older pages. Messages not yet confirmed (no id) come after every confirmed one.
+  function placeInLog(node, id) {
     var log = ui.log;
-    var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
+    var children = log.children;
+    for (var i = 0; i < children.length; i++) {
+      var child = children[i];
+      var childId = child.getAttribute("data-id");
+      var unconfirmed = child.hasAttribute("data-echo-id") && !childId;
+      if ((id !== null && childId && compareIds(childId, id) > 0) || (id !== null && unconfirmed)) {
+        log.insertBefore(node, child);
+        return;
+      }
+    }
     var anchor = ui.emailCard && ui.emailCard.parentNode === log ? ui.emailCard : ui.typing;
     log.insertBefore(node, anchor);
-    if (atBottom || node.classList.contains("cbx-in")) log.scrollTop = log.scrollHeight;
+  }
+
+  // An agent's or bot's name above the first of their consecutive messages.
+  function labelSender(node) {
+    var name = node.getAttribute && node.getAttribute("data-sender");
+    if (!name) return;
+    var previous = node.previousElementSibling;
+    var show = !previous || previous.getAttribute("data-sender") !== name;
+    var label = node.querySelector(".cbx-sender");
+    if (show && !label) node.insertBefore(el("span", { class: "cbx-sender", text: name }), node.firstChild);
+    if (!show && label) label.remove();
   }
 
   function clearMessages() {
@@ -892,7 +966,7 @@
     });
     messageNodes = {};
     pendingNodes = {};
-    lastSender = null;
+    olderCursor = null;
     if (ui.emailCard) ui.emailCard.remove();
     ui.emailCard = null;
   }
