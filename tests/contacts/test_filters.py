@@ -354,3 +354,85 @@ async def test_nul_characters_are_refused(tenant: Tenant) -> None:
         f"{BASE}/find-by-custom-field", params={"customFieldId": field.id, "value": "\x00"}
     )
     assert response.status_code == 422
+
+
+async def keyword_names(api: httpx.AsyncClient, keyword: str) -> list[str | None]:
+    response = await api.get(BASE, params={"keyword": keyword, "perPage": 50})
+    assert response.status_code == 200, (keyword, response.text)
+    return sorted(c["firstName"] for c in response.json()["data"])
+
+
+async def test_keyword_matches_within_one_field(tenant: Tenant) -> None:
+    """PostgreSQL searches the fields as one text joined by U+001F (migration 0007): a keyword must still
+    match inside one field, as on SQLite, however it spans the joins."""
+    ws = tenant.workspace_id
+    await helpers.contact(
+        ws, first_name="Ann", last_name="Lee", email="ann@corp.com", phone_number="+84901234567"
+    )
+    await helpers.contact(ws, first_name="Unit\x1fSep", last_name="Zed")
+    api = tenant.client
+    for keyword in ("ann\x1flee", "nn\x1fle", "lee\x1fann lee", "ann lee\x1fann@", "corp.com\x1f+8490"):
+        assert await keyword_names(api, keyword) == [], repr(keyword)
+    assert await keyword_names(api, "t\x1fs") == ["Unit\x1fSep"]  # the separator inside a field
+    assert await keyword_names(api, "sep") == ["Unit\x1fSep"]
+    assert await keyword_names(api, "lee") == ["Ann"]
+    assert await keyword_names(api, "+84 901") == ["Ann"]
+    assert await keyword_names(api, "zed") == ["Unit\x1fSep"]  # the full name made of both
+
+
+async def test_keyword_sees_every_write(tenant: Tenant) -> None:
+    """The search text follows updates made through the API (the database computes it)."""
+    api = tenant.client
+    created = (await api.post(BASE, json={"firstName": "Olga", "email": "olga@old.example"})).json()
+    assert await keyword_names(api, "old.example") == ["Olga"]
+    changes = {"firstName": "Vera", "email": "vera@new.example"}
+    response = await api.put(f"{BASE}/{created['id']}", json=changes)
+    assert response.status_code == 204, response.text
+    assert await keyword_names(api, "old.example") == []
+    assert await keyword_names(api, "olga") == []
+    assert await keyword_names(api, "new.example") == ["Vera"]
+    assert await keyword_names(api, "VERA") == ["Vera"]
+
+
+async def test_text_filters_on_searched_fields_keep_their_meaning(tenant: Tenant) -> None:
+    """email, phone and fullName conditions narrow through the search text on PostgreSQL, exactly."""
+    ws = tenant.workspace_id
+    await helpers.contact(
+        ws, first_name="Ann", last_name="Lee", email="ann@corp.com", phone_number="+84901234567"
+    )
+    await helpers.contact(ws, first_name="Corp", last_name="Lee", email="50%_off@shop.com")
+    api = tenant.client
+    assert await names(api, one("email", "contains", "CORP")) == {"Ann"}
+    assert await names(api, one("email", "startsWith", "corp")) == set()
+    assert await names(api, one("email", "endsWith", "corp.com")) == {"Ann"}
+    assert await names(api, one("email", "eq", "ANN@corp.com")) == {"Ann"}
+    assert await names(api, one("email", "contains", "50%_")) == {"Corp"}
+    assert await names(api, one("email", "contains", "0%")) == {"Corp"}
+    assert await names(api, one("fullName", "startsWith", "corp")) == {"Corp"}
+    assert await names(api, one("fullName", "contains", "lee")) == {"Ann", "Corp"}
+    assert await names(api, one("phone", "contains", "849")) == {"Ann"}
+    assert await names(api, one("phone", "eq", "+84 90 123 4567")) == {"Ann"}
+    assert await names(api, one("email", "notContains", "corp")) == {"Corp"}
+
+
+def test_postgresql_searches_the_search_text_and_sqlite_the_fields() -> None:
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from chatbotx.contacts.filters import contact_filter_clause, keyword_clause
+    from chatbotx.models import Contact
+
+    for clause in (
+        keyword_clause("ann"),
+        keyword_clause("+84 90"),
+        contact_filter_clause(1, one("email", "contains", "corp")),
+        contact_filter_clause(1, one("fullName", "eq", "Ann Lee")),
+    ):
+        stmt = select(Contact.id).where(clause)
+        assert "contact.search_text LIKE" in str(stmt.compile(dialect=postgresql.dialect()))
+        assert "search_text" not in str(stmt.compile(dialect=sqlite.dialect()))
+    # Only the phone digits' branch and a keyword holding the separator also test the fields themselves.
+    pg = str(select(Contact.id).where(keyword_clause("ann")).compile(dialect=postgresql.dialect()))
+    assert "lower(contact.first_name)" not in pg
+    pg = str(select(Contact.id).where(keyword_clause("a\x1fb")).compile(dialect=postgresql.dialect()))
+    assert "lower(contact.first_name)" in pg

@@ -24,10 +24,16 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
 
 # Tables made by hand-written migrations and kept out of the models (autogenerate must not drop them).
 UNMANAGED_TABLES = frozenset({"contact_count"})
+# PostgreSQL-only objects of hand-written migrations: contact.search_text and its trigram index (0007).
+UNMANAGED_COLUMNS = frozenset({"search_text"})
+UNMANAGED_INDEXES = frozenset({"ix_contact_search_trgm"})
 
 
 def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    return not (type_ == "table" and reflected and compare_to is None and name in UNMANAGED_TABLES)
+    if not reflected or compare_to is not None:
+        return True
+    unmanaged = {"table": UNMANAGED_TABLES, "column": UNMANAGED_COLUMNS, "index": UNMANAGED_INDEXES}
+    return name not in unmanaged.get(type_, frozenset())
 
 
 def _run(connection: Connection) -> None:
