@@ -134,7 +134,7 @@ async def identity(inbox_id: str, address: str) -> ContactInbox:
 async def test_bad_credentials_or_an_unreachable_server_refuse_the_channel(
     tenant: Tenant, mailbox: Mailbox, smtp: FakeSmtp
 ) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"smtpPassword": "wrong"}, "TOKEN_INVALID", "SMTP"),
         ({"imapPassword": "wrong"}, "TOKEN_INVALID", "IMAP"),
         ({"imapPort": free_port()}, "PROVIDER_UNAVAILABLE", "IMAP"),

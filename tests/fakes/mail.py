@@ -104,7 +104,8 @@ class Dovecot:
     def add_mailbox(self) -> Mailbox:
         """A new, empty account."""
         self.count += 1
-        box = Mailbox(f"support-{os.getpid()}-{self.count}@shop.example.com", f"imap-secret-{self.count}", self.port)
+        address = f"support-{os.getpid()}-{self.count}@shop.example.com"
+        box = Mailbox(address, f"imap-secret-{self.count}", self.port)
         write_account(self.root, box.address, box.password)
         return box
 
