@@ -118,7 +118,16 @@ def test_window_rules() -> None:
     assert policy.window_exempt("whatsapp", "template", {})
     assert policy.window_exempt("whatsapp", "text", {"template": {"name": "x"}})
     assert not policy.window_exempt("whatsapp", "text", {"tag": "HUMAN_AGENT"})
-    assert policy.window_exempt("messenger", "text", {"tag": "HUMAN_AGENT"})
+    # HUMAN_AGENT stretches the window to 7 days; the update tags have none
+    assert not policy.window_exempt("messenger", "text", {"tag": "HUMAN_AGENT"})
+    assert policy.window_for("messenger", day, "text", {"tag": "HUMAN_AGENT"}) == dt.timedelta(days=7)
+    assert policy.window_for("instagram", day, "text", {"tag": "ACCOUNT_UPDATE"}) is None
+    assert policy.window_for("messenger", day, "text", {}) == day
+    assert policy.window_for("whatsapp", day, "text", {"tag": "ACCOUNT_UPDATE"}) == day
+    assert policy.window_for("telegram", None, "text", {}) is None
+    tagged = policy.outside_window_message("messenger", day, NOW)
+    assert "HUMAN_AGENT" in tagged and "template" not in tagged
+    assert "7 days" in policy.outside_window_message("instagram", dt.timedelta(days=7), NOW)
     text = policy.outside_window_message("whatsapp", day, NOW)
     assert "24-hour" in text and "WhatsApp" in text and "template" in text
     assert policy.phone_source_id("+1 (650) 555-1234") == "16505551234"

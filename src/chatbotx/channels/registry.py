@@ -13,6 +13,8 @@ ADAPTER_MODULES = (
     "chatbotx.channels.telegram",
     "chatbotx.channels.whatsapp",
     "chatbotx.channels.webchat",
+    "chatbotx.channels.messenger",
+    "chatbotx.channels.instagram",
     "chatbotx.channels.email",
 )
 

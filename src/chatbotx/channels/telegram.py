@@ -545,6 +545,12 @@ class TelegramAdapter:
                 first = f"{chat.get('id', message.recipient)}:{result.get('message_id')}"
         return SendResult(provider_message_id=first or "")
 
+    async def sender_action(self, ctx: ChannelContext, recipient: str, action: str) -> None:
+        """typing_on shows "typing..." (Telegram clears it after 5 s or with the next message); Telegram has
+        no typing_off or mark_seen, so those do nothing."""
+        if action == "typing_on":
+            await self.call(ctx, "sendChatAction", {"chat_id": recipient, "action": "typing"})
+
 
 async def _read_file(path: Path) -> bytes:
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from chatbotx.contacts.filters import parse_contact_filter
 from chatbotx.conversations import service
@@ -17,6 +17,7 @@ from chatbotx.conversations.schemas import (
     ConversationReply,
     StatusChange,
     StatusFilter,
+    TypingIndicator,
 )
 from chatbotx.kit.db import SessionDep
 from chatbotx.kit.pagination import MAX_PAGE, MAX_PER_PAGE, CursorPage
@@ -134,6 +135,24 @@ async def list_conversation_messages(
 async def reply_to_conversation(session: SessionDep, who: Writer, id: str, body: ConversationReply) -> object:
     conversation = await service.get(session, who.workspace_id, id)
     return await service.reply(session, who, conversation, body)
+
+
+@router.post(
+    "/{id}/typing",
+    status_code=204,
+    response_class=Response,
+    **op(
+        "setConversationTyping",
+        "Show or hide the typing indicator to the contact",
+        "conversations typing",
+        description="typing true shows the agent typing in the contact's thread (Messenger and Instagram "
+        "sender actions, Telegram's chat action, the webchat), false hides it; publishes "
+        "conversation.typing_on / conversation.typing_off. Outside the messaging window: 400 OUTSIDE_WINDOW.",
+    ),
+)
+async def set_conversation_typing(session: SessionDep, who: Writer, id: str, body: TypingIndicator) -> None:
+    conversation = await service.get(session, who.workspace_id, id)
+    await service.set_typing(session, conversation, body.typing)
 
 
 @router.post(

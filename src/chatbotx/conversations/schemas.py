@@ -14,6 +14,7 @@ from chatbotx.kit.schemas import IdIn, IdStr, InputSchema, OptIdStr, Schema
 from chatbotx.messages.schemas import FileRefs
 
 BotCategory = Literal["bot", "human", "all"]
+MessageTag = Literal["HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"]
 # The reference's inbox views, then the conversation's own status.
 StatusFilter = Literal[
     "noAdminReply", "unread", "followUp", "archived", "blocked", "open", "pending", "snoozed", "resolved"
@@ -133,6 +134,15 @@ class ConversationReply(InputSchema):
     template: ReplyTemplate | None = Field(
         default=None, description="A pre-approved (WhatsApp) template; alone, without text, files or buttons"
     )
+    tag: MessageTag | None = Field(
+        default=None,
+        description="Messenger/Instagram message tag: HUMAN_AGENT sends a person's reply up to 7 days after "
+        "the contact's last message; the others (non-promotional updates) send outside the 24-hour window",
+    )
+
+
+class TypingIndicator(InputSchema):
+    typing: bool = Field(description="true shows the typing indicator to the contact, false hides it")
 
 
 class ConversationNote(InputSchema):

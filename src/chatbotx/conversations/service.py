@@ -13,6 +13,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chatbotx.channels import registry
+from chatbotx.channels.base import ProviderError
+from chatbotx.channels.context import channel_context
 from chatbotx.conversations.schemas import (
     Assignment,
     BotSetting,
@@ -20,6 +23,14 @@ from chatbotx.conversations.schemas import (
     StatusChange,
 )
 from chatbotx.conversations.schemas import Conversation as ConversationOut
+from chatbotx.dispatcher import outbound
+from chatbotx.dispatcher.policy import (
+    channel_name,
+    check_tag,
+    outside_window_message,
+    pick_contact_inbox,
+    window_open,
+)
 from chatbotx.kit import events
 from chatbotx.kit.db import utcnow
 from chatbotx.kit.errors import BusinessError, Conflict, NotFound, invalid_field
@@ -31,7 +42,17 @@ from chatbotx.lists.paging import decode_keyset, encode_keyset
 from chatbotx.lists.params import contains_any
 from chatbotx.messages.schemas import Message as MessageOut
 from chatbotx.messages.service import file_attachments, newest_first, queue_outgoing_message
-from chatbotx.models import Contact, ContactTag, Conversation, Inbox, Member, Message, Team, User
+from chatbotx.models import (
+    Contact,
+    ContactInbox,
+    ContactTag,
+    Conversation,
+    Inbox,
+    Member,
+    Message,
+    Team,
+    User,
+)
 
 CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
 
@@ -335,6 +356,8 @@ def reply_attributes(body: ConversationReply) -> dict[str, Any]:
     if body.template is not None:
         t = body.template
         attributes["template"] = {"name": t.name, "language": t.language, "components": t.components}
+    if body.tag is not None:
+        attributes["tag"] = body.tag
     return attributes
 
 
@@ -360,6 +383,8 @@ async def reply(
         raise BusinessError("The conversation has no inbox to reply on.", code="NO_INBOX")
     contact = await session.get_one(Contact, conversation.contact_id)
     attachments = await file_attachments(session, conversation.workspace_id, body.files or [])
+    attributes = reply_attributes(body)
+    await _check_channel_limits(session, conversation.inbox_id, body.text, attachments, attributes)
     previous_status = conversation.status
     # The queue writes into the contact's latest conversation on the inbox: make it this one.
     conversation.last_activity_at = utcnow()
@@ -373,7 +398,7 @@ async def reply(
         sender_type="agent",
         sender_id=who.member_id,
         content_type="template" if body.template is not None else "text",
-        content_attributes=reply_attributes(body),
+        content_attributes=attributes,
     )
     if message.conversation_id != conversation.id:  # pragma: no cover - a same-instant tie on another row
         raise Conflict("Another conversation of the contact on this inbox is newer; reply there.")
@@ -381,6 +406,74 @@ async def reply(
     await events.publish(session, conversation.workspace_id, events.MESSAGE_CREATED, _json(out))
     await _changed(session, conversation, previous_status=previous_status)
     return out
+
+
+async def _check_channel_limits(
+    session: AsyncSession,
+    inbox_id: int,
+    text: str | None,
+    attachments: list[dict[str, Any]],
+    attributes: dict[str, Any],
+) -> None:
+    """The channel's own limits (Messenger's 3 buttons, 13 quick replies, title lengths...): a 422 naming the
+    field now rather than a failed message later. Adapters without a `validate` method check at send time."""
+    inbox = await session.get(Inbox, inbox_id)
+    adapter = registry.get(inbox.channel) if inbox is not None else None
+    if inbox is None or adapter is None:
+        return
+    check_tag(inbox.channel, attributes)
+    validate = getattr(adapter, "validate", None)
+    if validate is not None:
+        draft = Message(id=0, content=text, attachments=attachments, content_attributes=attributes)
+        validate(outbound.build(draft, ""))
+
+
+async def set_typing(session: AsyncSession, conversation: Conversation, typing: bool) -> None:
+    """Show (or hide) the typing indicator in the contact's thread: the channel's sender action where it has
+    one (Messenger, Instagram, Telegram), and a conversation.typing_on/off event (the webchat forwards it)."""
+    action = "typing_on" if typing else "typing_off"
+    inbox = await session.get(Inbox, conversation.inbox_id) if conversation.inbox_id is not None else None
+    adapter = registry.get(inbox.channel) if inbox is not None else None
+    sender_action = getattr(adapter, "sender_action", None)
+    if inbox is not None and adapter is not None and sender_action is not None:
+        rows = (
+            await session.scalars(
+                select(ContactInbox).where(
+                    ContactInbox.contact_id == conversation.contact_id,
+                    ContactInbox.inbox_id == inbox.id,
+                    ContactInbox.unreachable_at.is_(None),
+                )
+            )
+        ).all()
+        target = pick_contact_inbox(list(rows))
+        if target is None:
+            raise BusinessError(
+                "The contact cannot be reached on this conversation's channel.", code="CONTACT_UNREACHABLE"
+            )
+        window = adapter.window
+        if window is not None and not window_open(target.last_inbound_at, window, utcnow()):
+            raise BusinessError(
+                outside_window_message(inbox.channel, window, target.last_inbound_at), code="OUTSIDE_WINDOW"
+            )
+        try:
+            await sender_action(channel_context(inbox), target.source_id, action)
+        except ProviderError as exc:
+            raise BusinessError(
+                f"{channel_name(inbox.channel)} refused the typing indicator: {exc.message}",
+                code="CHANNEL_ERROR",
+                reason=exc.code,
+            ) from exc
+    await events.publish(
+        session,
+        conversation.workspace_id,
+        events.CONVERSATION_TYPING_ON if typing else events.CONVERSATION_TYPING_OFF,
+        {
+            "conversationId": str(conversation.id),
+            "contactId": str(conversation.contact_id),
+            "inboxId": str(conversation.inbox_id) if conversation.inbox_id is not None else None,
+            "typing": typing,
+        },
+    )
 
 
 async def add_note(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.channels import registry
-from chatbotx.kit.errors import BusinessError
+from chatbotx.kit.errors import BusinessError, invalid_field
 from chatbotx.models import Contact, ContactInbox, Inbox
 
 CHANNEL_NAMES = {
@@ -26,6 +26,11 @@ CHANNEL_NAMES = {
 # Channels whose contact id can be derived from the contact's phone number (business-initiated templates).
 PHONE_CHANNELS = frozenset({"whatsapp"})
 TAG_CHANNELS = frozenset({"messenger", "instagram"})  # a message tag allows sending outside the window
+# Meta's current message tags. HUMAN_AGENT: a person's reply up to 7 days after the contact's last message;
+# the others (non-promotional updates) at any time.
+HUMAN_AGENT = "HUMAN_AGENT"
+MESSAGE_TAGS = (HUMAN_AGENT, "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE")
+HUMAN_AGENT_WINDOW = dt.timedelta(days=7)
 
 
 def channel_name(channel: str) -> str:
@@ -36,11 +41,46 @@ def is_template(content_type: str | None, attributes: Mapping[str, Any] | None) 
     return content_type == "template" or bool((attributes or {}).get("template"))
 
 
+def message_tag(channel: str, attributes: Mapping[str, Any] | None) -> str | None:
+    """The message tag a message carries on a tag channel (None elsewhere or without one)."""
+    tag = (attributes or {}).get("tag")
+    return str(tag) if tag and channel in TAG_CHANNELS else None
+
+
 def window_exempt(channel: str, content_type: str | None, attributes: Mapping[str, Any] | None) -> bool:
-    """Templates (and Messenger/Instagram message tags) may be sent outside the customer-service window."""
+    """Templates and the update tags (not HUMAN_AGENT) may be sent outside the customer-service window."""
     if is_template(content_type, attributes):
         return True
-    return channel in TAG_CHANNELS and bool((attributes or {}).get("tag"))
+    tag = message_tag(channel, attributes)
+    return tag is not None and tag != HUMAN_AGENT
+
+
+def window_for(
+    channel: str,
+    window: dt.timedelta | None,
+    content_type: str | None,
+    attributes: Mapping[str, Any] | None,
+) -> dt.timedelta | None:
+    """How long after the contact's last message this message may be sent (None: at any time): the channel's
+    window, 7 days with the HUMAN_AGENT tag, no limit for templates and the other tags."""
+    if window is None or window_exempt(channel, content_type, attributes):
+        return None
+    if message_tag(channel, attributes) == HUMAN_AGENT:
+        return max(window, HUMAN_AGENT_WINDOW)
+    return window
+
+
+def check_tag(channel: str, attributes: Mapping[str, Any] | None) -> None:
+    """A message tag is one of Meta's and only on Messenger and Instagram (422 naming `tag`)."""
+    tag = (attributes or {}).get("tag")
+    if tag is None:
+        return
+    if channel not in TAG_CHANNELS:
+        raise invalid_field(
+            "tag", f"message tags are for Messenger and Instagram, not {channel_name(channel)}"
+        )
+    if tag not in MESSAGE_TAGS:
+        raise invalid_field("tag", f"must be one of {', '.join(MESSAGE_TAGS)}")
 
 
 def window_open(last_inbound_at: dt.datetime | None, window: dt.timedelta | None, now: dt.datetime) -> bool:
@@ -56,6 +96,18 @@ def outside_window_message(channel: str, window: dt.timedelta, last_inbound_at: 
         since = f"The contact has never written to this {name} channel"
     else:
         since = f"The contact last wrote at {last_inbound_at.isoformat(timespec='seconds')}"
+    if channel in TAG_CHANNELS:
+        if window >= HUMAN_AGENT_WINDOW:
+            return (
+                f"{since}: the HUMAN_AGENT tag allows replies on {name} only within 7 days of the contact's "
+                "last message; after that only ACCOUNT_UPDATE, CONFIRMED_EVENT_UPDATE or "
+                "POST_PURCHASE_UPDATE (non-promotional updates)."
+            )
+        return (
+            f"{since}: outside the {hours}-hour messaging window {name} only takes a message with a message "
+            "tag (tag: HUMAN_AGENT for a person's reply within 7 days, or ACCOUNT_UPDATE, "
+            "CONFIRMED_EVENT_UPDATE, POST_PURCHASE_UPDATE)."
+        )
     return (
         f"{since}: outside the {hours}-hour customer-service window only a template message can be sent on "
         f"{name}."
@@ -137,8 +189,9 @@ async def check_sendable(
     if target is None and not rows and inbox.channel in PHONE_CHANNELS:
         target = await _phone_identity(session, contact, inbox_id)
     # No identity at all is left to the dispatcher (it fails the message with CONTACT_NOT_ON_CHANNEL).
-    window = adapter.window
-    if window is None or window_exempt(inbox.channel, content_type, content_attributes):
+    check_tag(inbox.channel, content_attributes)
+    window = window_for(inbox.channel, adapter.window, content_type, content_attributes)
+    if window is None:
         return
     last_inbound_at = target.last_inbound_at if target is not None else None
     if not window_open(last_inbound_at, window, now):

@@ -77,7 +77,8 @@ def clear_error(channel: str, error: ProviderError, attempts: int) -> str:
         base.TOKEN_INVALID: f"{name} rejected the channel's credentials ({reason}); "
         "update the channel's token.",
         base.OUTSIDE_WINDOW: f"{name} refused a free-form message outside the customer-service window; "
-        f"send a template ({reason}).",
+        + ("send it with a message tag" if channel in policy.TAG_CHANNELS else "send a template")
+        + f" ({reason}).",
         base.INVALID_MESSAGE: f"{name} refused the message as invalid ({reason}).",
         base.RATE_LIMITED: f"{name} kept throttling this channel after {attempts} attempts ({reason}).",
         base.PROVIDER_UNAVAILABLE: f"{name} was unavailable after {attempts} attempts ({reason}).",
@@ -411,13 +412,10 @@ class Dispatcher:
         if target.unreachable_at is not None:
             text = policy.unreachable_message(channel, target.unreachable_reason)
             return self._fail(item, "CONTACT_UNREACHABLE", text)
-        window = run.adapter.window
-        exempt = policy.window_exempt(channel, message.content_type, message.content_attributes)
-        if (
-            window is not None
-            and not exempt
-            and not policy.window_open(target.last_inbound_at, window, item.now)
-        ):
+        window = policy.window_for(
+            channel, run.adapter.window, message.content_type, message.content_attributes
+        )
+        if window is not None and not policy.window_open(target.last_inbound_at, window, item.now):
             text = policy.outside_window_message(channel, window, target.last_inbound_at)
             return self._fail(item, base.OUTSIDE_WINDOW, text)
         return None
