@@ -573,6 +573,8 @@ def imap_session(settings: MailSettings) -> Iterator[imaplib.IMAP4]:
             detail = (
                 exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
             )
+            if "[UNAVAILABLE]" in str(detail):  # RFC 5530: the server cannot check now; try again later
+                raise _unreachable(settings, exc) from exc
             raise ProviderError(
                 TOKEN_INVALID, f"The IMAP server refused the user name or password ({detail})"
             ) from exc
