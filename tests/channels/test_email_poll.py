@@ -103,6 +103,17 @@ async def test_refused_credentials_back_off_and_need_attention(
     channel = (await tenant.client.get(f"/api/v1/channels/{inbox_id}")).json()
     assert channel["status"] == "needs_attention"
 
+    # The admin fixes the password: connecting again re-activates the channel, polled at once (no backoff).
+    box.append(mail(message_id="<after-fix@example.org>"))
+    fixed = await tenant.client.put(
+        f"/api/v1/channels/{inbox_id}", json={"config": {"imapPassword": box.password}}
+    )
+    assert fixed.status_code == 200 and fixed.json()["status"] == "active", fixed.text
+    assert inbox_id in await email_poll.due_inboxes()
+    result = await email_poll.poll_inbox(inbox_id)
+    assert result is not None and result.stored == 1
+    assert (await poll_row(inbox_id)).failures == 0
+
 
 async def test_an_unreachable_server_is_retried_later(
     tenant: Tenant, imap_server: Dovecot, smtp_server: FakeSmtp

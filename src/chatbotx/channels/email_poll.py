@@ -79,7 +79,18 @@ async def claim(inbox_id: int, now: dt.datetime, *, force: bool = False) -> dict
             or_(ChannelPoll.leased_until.is_(None), ChannelPoll.leased_until < now),
         )
         if not force:
-            stmt = stmt.where(or_(ChannelPoll.next_poll_at.is_(None), ChannelPoll.next_poll_at <= now))
+            changed = (
+                select(Inbox.id)
+                .where(Inbox.id == inbox_id, Inbox.updated_at > ChannelPoll.last_polled_at)
+                .exists()
+            )
+            stmt = stmt.where(
+                or_(
+                    ChannelPoll.next_poll_at.is_(None),
+                    ChannelPoll.next_poll_at <= now,
+                    and_(ChannelPoll.failures > 0, changed),
+                )
+            )
         result = await session.execute(
             stmt.values(leased_until=now + LEASE).returning(
                 ChannelPoll.state, ChannelPoll.failures, ChannelPoll.last_polled_at
@@ -114,6 +125,7 @@ async def record_failure(inbox: Inbox, failures: int, error: Exception) -> None:
                 leased_until=None,
                 failures=failures + 1,
                 last_error=message[:2000],
+                last_polled_at=now,
                 next_poll_at=now + dt.timedelta(seconds=delay),
             )
         )
@@ -295,7 +307,8 @@ async def poll_now(inbox_id: int, *, wait: float = 30.0) -> PollResult | None:
 
 
 async def due_inboxes(now: dt.datetime | None = None) -> list[int]:
-    """Active email inboxes whose next poll is due and whose lease is free."""
+    """Active email inboxes whose next poll is due (or that failed and were changed since: a fixed password is
+    tried at once) and whose lease is free."""
     now = now or utcnow()
     async with get_database().sessionmaker() as session:
         rows = await session.execute(
@@ -307,7 +320,13 @@ async def due_inboxes(now: dt.datetime | None = None) -> list[int]:
                 or_(
                     ChannelPoll.inbox_id.is_(None),
                     and_(
-                        or_(ChannelPoll.next_poll_at.is_(None), ChannelPoll.next_poll_at <= now),
+                        or_(
+                            ChannelPoll.next_poll_at.is_(None),
+                            ChannelPoll.next_poll_at <= now,
+                            # Failing, and the channel changed since (new settings): no need to wait out
+                            # the backoff.
+                            and_(ChannelPoll.failures > 0, Inbox.updated_at > ChannelPoll.last_polled_at),
+                        ),
                         or_(ChannelPoll.leased_until.is_(None), ChannelPoll.leased_until < now),
                     ),
                 ),
