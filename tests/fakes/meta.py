@@ -1,4 +1,4 @@
-"""A fake Meta Graph API server: the WhatsApp Cloud API now; Messenger and Instagram plug in as node kinds.
+"""A fake Meta Graph API server: the WhatsApp Cloud API, Messenger (Pages) and Instagram (accounts) as nodes.
 
 Real paths, Bearer (or ?access_token=) auth, success and error bodies, media lookup and authenticated
 download, and builders of real-shaped webhooks signed with X-Hub-Signature-256 (HMAC-SHA256 of the raw body
@@ -12,9 +12,13 @@ with the app secret).
         fake.fail_next(1, 131047)                       # the next send answers the re-engagement error
         fake.sent()[-1].json                            # the exact body our adapter posted
 
-Formats: reference/channels.md section 2 (pywa's and courier's recorded payloads, Meta's error envelope).
-To add a channel (issue 6), subclass GraphNode (e.g. a Page answering POST /{page-id}/messages in Messenger's
-format), register it with `fake.add_node`, and give it webhook builders using `fake.deliver` (object "page").
+    page = fake.add_page(app_secret="s3cret", instagram=True)   # Messenger; page.instagram via the Page
+    psid = page.user("24080000000000001")
+    payload = page.webhook(page.text(psid, "hi"), page.read(psid))  # object "page", entry[].messaging[]
+    account = fake.add_instagram_account()               # Instagram Login (its own token, GET /me)
+
+Formats: reference/channels.md sections 2-4 (pywa's and courier's recorded payloads, Meta's error envelope).
+Messenger and Instagram attachments live on a fake CDN (/cdn/{id}, public signed links, no token).
 """
 
 from __future__ import annotations
@@ -496,6 +500,349 @@ class WhatsAppNumber(GraphNode):
         return self.webhook(statuses=list(statuses))
 
 
+# ---------------------------------------------------------------------------------- Messenger and Instagram
+
+MESSAGE_TAGS = ("HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE")
+SENDER_ACTIONS = ("typing_on", "typing_off", "mark_seen")
+WEEK = 7 * DAY
+# Meta's Messenger error envelope (reference/channels.md section 3b): 190 is verbatim from Meta.
+MESSENGER_ERRORS: dict[int | str, GraphError] = {
+    "outside_window": GraphError(
+        400, 10, "(#10) This message is sent outside of allowed window.", subcode=2018278
+    ),
+    "unavailable_user": GraphError(
+        400, 551, "(#551) This person isn't available right now.", subcode=1545041
+    ),
+    "no_user": GraphError(400, 100, "(#100) No matching user found", subcode=2018001),
+    "invalid": GraphError(400, 100, "(#100) Invalid parameter"),
+    "bad_proof": GraphError(
+        400, 100, "Invalid appsecret_proof provided in the API argument", type="GraphMethodException"
+    ),
+    "page_limit": GraphError(400, 32, "(#32) Page request limit reached"),
+    "app_limit": GraphError(400, 4, "(#4) Application request limit reached"),
+    "throttled": GraphError(429, 613, "(#613) Calls to this api have exceeded the rate limit."),
+    "transient": GraphError(500, 2, "An unexpected error has occurred. Please retry your request later."),
+}
+
+
+@dataclasses.dataclass
+class MessengerUser:
+    """A person on Messenger (PSID) or Instagram (IGSID)."""
+
+    id: str
+    last_inbound: float | None = None  # when they last wrote (the fake's own windows)
+
+
+class MessagingNode(GraphNode):
+    """A Facebook Page or an Instagram professional account: Meta's Send API (POST /{id}/messages), sender
+    actions, subscribed_apps, and builders of its webhooks (object "page" / "instagram",
+    entry[].messaging[])."""
+
+    object_name = "page"
+
+    def __init__(self, fake: MetaGraphFake, node_id: str, access_token: str, app_secret: str, name: str):
+        super().__init__(fake, node_id, access_token, app_secret)
+        self.name = name
+        self.users: dict[str, MessengerUser] = {}
+        self.unavailable: set[str] = set()  # users who blocked the Page / are gone: sends answer 551
+        self.enforce_window = False  # sends outside the 24 h window (7 days for HUMAN_AGENT) answer #10
+        self.sent: dict[str, dict[str, Any]] = {}  # message_id -> body we accepted
+        self.actions: list[dict[str, Any]] = []  # sender actions accepted
+        self.subscribed_fields: list[str] = []
+        self.app_id = str(600_000_000_000_000 + secrets.randbelow(10**12))
+
+    # ------------------------------------------------------------------------------ test controls
+
+    def user(self, user_id: str) -> MessengerUser:
+        return self.users.setdefault(user_id, MessengerUser(user_id))
+
+    def mid(self) -> str:
+        return "m_" + secrets.token_urlsafe(48)
+
+    # ------------------------------------------------------------------------------ Graph API
+
+    def describe(self, fields: list[str]) -> dict[str, Any]:
+        full = {"id": self.id, "name": self.name}
+        return {**{k: full[k] for k in fields if k in full}, "id": self.id} if fields else full
+
+    def post(self, edge: str, request: Recorded) -> tuple[int, dict[str, Any]]:
+        if edge == "messages":
+            return self.send(request.json)
+        if edge == "subscribed_apps":
+            fields = (request.json or {}).get("subscribed_fields") or request.query.get("subscribed_fields")
+            if not fields:
+                return _graph_error(MESSENGER_ERRORS["invalid"], None)
+            self.subscribed_fields = str(fields).split(",")
+            return 200, {"success": True}
+        return super().post(edge, request)
+
+    def send(self, body: Any) -> tuple[int, dict[str, Any]]:
+        problem = _check_messaging(body)
+        if problem is not None:
+            return 400, GraphError(400, 100, f"(#100) {problem}").body()
+        recipient = str(body["recipient"]["id"])
+        user = self.users.get(recipient)
+        if user is None:
+            return _graph_error(MESSENGER_ERRORS["no_user"])
+        if recipient in self.unavailable:
+            return _graph_error(MESSENGER_ERRORS["unavailable_user"])
+        if self.enforce_window:
+            allowed = {"HUMAN_AGENT": WEEK}.get(body.get("tag"), DAY)
+            if body.get("messaging_type") == "MESSAGE_TAG" and body.get("tag") != "HUMAN_AGENT":
+                allowed = None  # update tags: at any time
+            if allowed is not None and (
+                user.last_inbound is None or time.time() - user.last_inbound > allowed
+            ):
+                return _graph_error(MESSENGER_ERRORS["outside_window"])
+        if "sender_action" in body:
+            self.actions.append(body)
+            return 200, {"recipient_id": recipient}
+        message_id = self.mid()
+        self.sent[message_id] = body
+        return 200, {"recipient_id": recipient, "message_id": message_id}
+
+    # ------------------------------------------------------------------------------ webhooks (inbound)
+
+    def _item(self, user: MessengerUser, **content: Any) -> dict[str, Any]:
+        return {
+            "sender": {"id": user.id},
+            "recipient": {"id": self.id},
+            "timestamp": int(time.time() * 1000),
+            **content,
+        }
+
+    def _message(self, user: MessengerUser, message: dict[str, Any]) -> dict[str, Any]:
+        user.last_inbound = time.time()
+        self.users.setdefault(user.id, user)
+        return self._item(user, message={"mid": self.mid(), **message})
+
+    def text(
+        self,
+        user: MessengerUser,
+        text: str,
+        *,
+        quick_reply: str | None = None,
+        reply_to: str | None = None,
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {"text": text}
+        if quick_reply is not None:
+            message["quick_reply"] = {"payload": quick_reply}
+        if reply_to is not None:
+            message["reply_to"] = {"mid": reply_to}
+        return self._message(user, message)
+
+    def attachment(
+        self,
+        user: MessengerUser,
+        kind: str = "image",
+        content: bytes = b"\xff\xd8\xff\xe0fake-jpeg",
+        mime_type: str = "image/jpeg",
+        **payload: Any,
+    ) -> dict[str, Any]:
+        """An attachment on Meta's CDN (a signed public link, no token needed)."""
+        url = self.fake.cdn_url(self.fake.add_media(content, mime_type, self.id))
+        return self._message(user, {"attachments": [{"type": kind, "payload": {"url": url, **payload}}]})
+
+    def postback(self, user: MessengerUser, title: str, payload: str) -> dict[str, Any]:
+        user.last_inbound = time.time()
+        self.users.setdefault(user.id, user)
+        return self._item(user, postback={"mid": self.mid(), "title": title, "payload": payload})
+
+    def echo(
+        self,
+        user: MessengerUser,
+        text: str,
+        *,
+        mid: str | None = None,
+        metadata: str | None = None,
+        app_id: str | None = "263902037430900",
+    ) -> dict[str, Any]:
+        """The Page's own message to `user` (sent from the Page inbox by default) as its echo."""
+        message: dict[str, Any] = {"is_echo": True, "mid": mid or self.mid(), "text": text}
+        if app_id is not None:
+            message["app_id"] = int(app_id)
+        if metadata is not None:
+            message["metadata"] = metadata
+        return {
+            "sender": {"id": self.id},
+            "recipient": {"id": user.id},
+            "timestamp": int(time.time() * 1000),
+            "message": message,
+        }
+
+    def echo_of(self, message_id: str) -> dict[str, Any]:
+        """The echo Meta sends for a message the fake accepted (our metadata included)."""
+        body = self.sent[message_id]
+        message = body["message"]
+        return self.echo(
+            self.users[body["recipient"]["id"]],
+            message.get("text") or "",
+            mid=message_id,
+            metadata=message.get("metadata"),
+            app_id=self.app_id,
+        )
+
+    def delivery(
+        self, user: MessengerUser, mids: list[str] | None = None, watermark: int | None = None
+    ) -> dict[str, Any]:
+        delivery: dict[str, Any] = {"watermark": watermark or int(time.time() * 1000), "seq": 37}
+        if mids is not None:
+            delivery["mids"] = mids
+        return self._item(user, delivery=delivery)
+
+    def read(self, user: MessengerUser, watermark: int | None = None) -> dict[str, Any]:
+        return self._item(user, read={"watermark": watermark or int(time.time() * 1000)})
+
+    def webhook(self, *items: dict[str, Any], standby: bool = False) -> dict[str, Any]:
+        return {
+            "object": self.object_name,
+            "entry": [
+                {
+                    "id": self.id,
+                    "time": int(time.time() * 1000),
+                    "standby" if standby else "messaging": list(items),
+                }
+            ],
+        }
+
+
+class Page(MessagingNode):
+    """A Facebook Page (Messenger), possibly linked to an Instagram professional account."""
+
+    kind = "page"
+    object_name = "page"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.instagram: InstagramAccount | None = None
+
+    def describe(self, fields: list[str]) -> dict[str, Any]:
+        described = super().describe([f for f in fields if f != "instagram_business_account"])
+        if self.instagram is not None and (not fields or "instagram_business_account" in fields):
+            described["instagram_business_account"] = {"id": self.instagram.id}
+        return described
+
+    def send(self, body: Any) -> tuple[int, dict[str, Any]]:
+        # Messenger API for Instagram: the Page sends to its Instagram account's users (IGSIDs).
+        recipient = (
+            str(((body or {}).get("recipient") or {}).get("id") or "") if isinstance(body, dict) else ""
+        )
+        if self.instagram is not None and recipient in self.instagram.users:
+            return self.instagram.send(body)
+        return super().send(body)
+
+
+class InstagramAccount(MessagingNode):
+    """An Instagram professional account: Instagram Login (graph.instagram.com, its own token) or behind a
+    Page."""
+
+    kind = "instagram_account"
+    object_name = "instagram"
+
+    def __init__(self, *args: Any, username: str = "chatbotx.shop", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.username = username
+        self.app_scoped_id = str(9_000_000_000_000_000 + secrets.randbelow(10**15))
+
+    def describe(self, fields: list[str]) -> dict[str, Any]:
+        # GET /me on graph.instagram.com: `id` is app-scoped, `user_id` the account id webhooks use.
+        full = {"id": self.app_scoped_id, "user_id": self.id, "username": self.username, "name": self.name}
+        return {**{k: full[k] for k in fields if k in full}, "id": self.app_scoped_id} if fields else full
+
+    def story_mention(self, user: MessengerUser, content: bytes = b"\xff\xd8 story") -> dict[str, Any]:
+        url = self.fake.cdn_url(self.fake.add_media(content, "image/jpeg", self.id))
+        return self._message(user, {"attachments": [{"type": "story_mention", "payload": {"url": url}}]})
+
+    def story_reply(
+        self, user: MessengerUser, text: str, story_id: str = "17890000000000001"
+    ) -> dict[str, Any]:
+        story = {"id": story_id, "url": f"{self.fake.base_url}/cdn/story-{story_id}"}
+        return self._message(user, {"text": text, "reply_to": {"story": story}})
+
+    def unsend(self, user: MessengerUser, mid: str) -> dict[str, Any]:
+        return self._item(user, message={"mid": mid, "is_deleted": True})
+
+    def seen(self, user: MessengerUser, mid: str) -> dict[str, Any]:
+        """Instagram's read receipt (messaging_seen) names the message read."""
+        return self._item(user, read={"mid": mid})
+
+
+def _check_messaging(body: Any) -> str | None:
+    """Meta's complaint about a Send API body, if any (reference/channels.md 3b: the objects' limits)."""
+    if not isinstance(body, dict):
+        return "The request body must be a JSON object"
+    recipient = body.get("recipient")
+    if not isinstance(recipient, dict) or not recipient.get("id"):
+        return "param recipient must be non-empty."
+    if "sender_action" in body:
+        if body["sender_action"] not in SENDER_ACTIONS:
+            return "param sender_action must be one of {TYPING_ON, TYPING_OFF, MARK_SEEN}"
+        if "message" in body:
+            return "sender_action cannot be combined with message"
+        return None
+    kind = body.get("messaging_type")
+    if kind not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+        return "param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}"
+    if (kind == "MESSAGE_TAG") != ("tag" in body):
+        return "a tag goes with messaging_type MESSAGE_TAG, and only with it"
+    if kind == "MESSAGE_TAG" and body["tag"] not in MESSAGE_TAGS:
+        return f"param tag must be one of {{{', '.join(MESSAGE_TAGS)}}}"
+    message = body.get("message")
+    if not isinstance(message, dict) or ("text" in message) == ("attachment" in message):
+        return "param message must have exactly one of text or attachment"
+    if len(str(message.get("metadata", ""))) > 1000:
+        return "param message[metadata] must be at most 1000 characters"
+    if "text" in message and (not str(message["text"]).strip() or len(str(message["text"])) > 2000):
+        return "param message[text] must be non-empty UTF-8 text of at most 2000 characters"
+    quick_replies = message.get("quick_replies")
+    if quick_replies is not None:
+        if not isinstance(quick_replies, list) or not 1 <= len(quick_replies) <= 13:
+            return "param message[quick_replies] must have 1 to 13 items"
+        for reply in quick_replies:
+            if reply.get("content_type") == "text" and (
+                not reply.get("title") or len(reply["title"]) > 20 or not reply.get("payload")
+            ):
+                return "quick_replies[content_type=text] needs a title (at most 20 characters) and a payload"
+            if len(str(reply.get("payload", ""))) > 1000:
+                return "quick reply payload must be at most 1000 characters"
+    attachment = message.get("attachment")
+    if attachment is not None:
+        kind = attachment.get("type")
+        payload = attachment.get("payload") or {}
+        if kind not in ("image", "audio", "video", "file", "template"):
+            return "param message[attachment][type] must be one of {image, audio, video, file, template}"
+        if kind == "template":
+            return _check_button_template(payload)
+        if ("url" in payload) == ("attachment_id" in payload):
+            return "an attachment payload needs exactly one of url or attachment_id"
+        if "url" in payload and not str(payload["url"]).startswith(("http://", "https://")):
+            return "param message[attachment][payload][url] must be a valid URL"
+    return None
+
+
+def _check_button_template(payload: dict[str, Any]) -> str | None:
+    if payload.get("template_type") != "button":
+        return "template_type must be button"
+    text = payload.get("text")
+    if not isinstance(text, str) or not text or len(text) > 640:
+        return "param message[attachment][payload][text] is required, at most 640 characters"
+    buttons = payload.get("buttons") or []
+    if not 1 <= len(buttons) <= 3:
+        return "a button template has 1 to 3 buttons"
+    for button in buttons:
+        if not button.get("title") or len(button["title"]) > 20:
+            return "button title is required, at most 20 characters"
+        if button.get("type") == "postback":
+            if not button.get("payload") or len(button["payload"]) > 1000:
+                return "postback payload is required, at most 1000 characters"
+        elif button.get("type") == "web_url":
+            if not str(button.get("url", "")).startswith(("http://", "https://")):
+                return "web_url button needs a URL"
+        else:
+            return "button type must be postback or web_url"
+    return None
+
+
 class MetaGraphFake:
     """The fake Graph API: nodes by id, media, recorded requests, scripted failures, webhook delivery."""
 
@@ -510,6 +857,7 @@ class MetaGraphFake:
         self.app = Starlette(
             routes=[
                 Route("/whatsapp_business/attachments/", self._download, methods=["GET"]),
+                Route("/cdn/{media_id}", self._cdn, methods=["GET"]),
                 Route("/{version}/{node_id}", self._get, methods=["GET"]),
                 Route("/{version}/{node_id}/{edge}", self._post, methods=["POST"]),
             ]
@@ -550,6 +898,63 @@ class MetaGraphFake:
         )
         self.add_node(number)
         return number
+
+    def add_page(
+        self,
+        page_id: str | None = None,
+        *,
+        access_token: str | None = None,
+        app_secret: str | None = None,
+        name: str = "ChatbotX Shop",
+        instagram: bool = False,
+    ) -> Page:
+        """A Facebook Page with its Page access token; `instagram` links an Instagram professional account
+        (Page.instagram), reached through the Page (Messenger API for Instagram)."""
+        n = next(self._ids)
+        page = Page(
+            self,
+            page_id or str(110_000_000_000_000 + n),
+            access_token or "EAAP" + secrets.token_urlsafe(40),
+            app_secret or secrets.token_hex(16),
+            name,
+        )
+        self.add_node(page)
+        if instagram:
+            page.instagram = InstagramAccount(
+                self,
+                str(17_841_400_000_000_000 + n),
+                "IGNOTUSED" + secrets.token_urlsafe(8),
+                page.app_secret,
+                name,
+            )
+            page.instagram.app_id = page.app_id
+            self.add_node(page.instagram)
+        return page
+
+    def add_instagram_account(
+        self,
+        user_id: str | None = None,
+        *,
+        access_token: str | None = None,
+        app_secret: str | None = None,
+        username: str = "chatbotx.shop",
+    ) -> InstagramAccount:
+        """An Instagram professional account with an Instagram Login user token (graph.instagram.com)."""
+        n = next(self._ids)
+        account = InstagramAccount(
+            self,
+            user_id or str(17_841_405_000_000_000 + n),
+            access_token or "IGAA" + secrets.token_urlsafe(40),
+            app_secret or secrets.token_hex(16),
+            "ChatbotX Shop",
+            username=username,
+        )
+        self.add_node(account)
+        return account
+
+    def cdn_url(self, media: StoredMedia) -> str:
+        """A signed public link to `media`, as Meta's CDN gives for Messenger/Instagram attachments."""
+        return f"{self.base_url}/cdn/{media.id}?oh={secrets.token_hex(8)}&oe={int(time.time()) + DAY:x}"
 
     def add_media(self, content: bytes, mime_type: str, owner: str) -> StoredMedia:
         media = StoredMedia(str(1_375_245_879_353_000 + next(self._ids)), content, mime_type, owner)
@@ -674,7 +1079,18 @@ class MetaGraphFake:
             return _graph_error(ERRORS["invalid_token"])
         if owner.token_expired:
             return _graph_error(ERRORS[190])
+        proof = record.query.get("appsecret_proof")
+        if proof is not None:
+            expected = hmac.new(owner.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(proof, expected):
+                return _graph_error(MESSENGER_ERRORS["bad_proof"])
         return None
+
+    def _node(self, node_id: str, record: Recorded) -> GraphNode | None:
+        """The node of the path; "me" is the node the token belongs to."""
+        if node_id == "me":
+            return next((n for n in self.nodes.values() if n.access_token == record.token), None)
+        return self.nodes.get(node_id)
 
     def _scripted_failure(self, edge: str) -> tuple[int, dict[str, Any]] | None:
         with self._lock:
@@ -690,7 +1106,7 @@ class MetaGraphFake:
         if not _VERSION.match(request.path_params["version"]):
             return self._answer(record, *_unknown_path(request.url.path))
         media = self.media.get(node_id)
-        node = self.nodes.get(node_id)
+        node = self._node(node_id, record)
         denied = self._authorize(record, node)
         if denied is not None:
             return self._answer(record, *denied)
@@ -720,7 +1136,7 @@ class MetaGraphFake:
         record = await self._record(request, node_id, edge)
         if not _VERSION.match(request.path_params["version"]):
             return self._answer(record, *_unknown_path(request.url.path))
-        node = self.nodes.get(node_id)
+        node = self._node(node_id, record)
         if node is None:
             return self._answer(record, *_unsupported_get(node_id, "post"))
         denied = self._authorize(record, node)
@@ -738,6 +1154,14 @@ class MetaGraphFake:
         with self._lock:
             status, body = node.post(edge, record)
         return self._answer(record, status, body)
+
+    async def _cdn(self, request: Request) -> Response:
+        record = await self._record(request, None, "cdn")
+        media = self.media.get(request.path_params["media_id"])
+        if media is None:
+            record.status = 404
+            return Response(b"URL signature expired", status_code=404)
+        return Response(media.content, media_type=media.mime_type)
 
     async def _download(self, request: Request) -> Response:
         record = await self._record(request, None, "download")

@@ -582,6 +582,10 @@ class MessengerPlatformAdapter:
         try:
             return await self.call(ctx, "GET", path, params={"fields": fields})
         except ProviderError as exc:
+            if exc.provider_code == 100 and "appsecret_proof" in exc.message:
+                raise invalid_field(
+                    "config.appSecret", f"is not the secret of the app the token belongs to ({exc.message})"
+                ) from exc
             if exc.provider_code == 100:
                 raise invalid_field(hint, f"{self.flavor.name} does not know it: {exc.message}") from exc
             if exc.code == TOKEN_INVALID:
