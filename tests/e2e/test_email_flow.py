@@ -253,9 +253,12 @@ async def test_mail_in_reply_out_and_the_thread_continues(
     assert answered.conversation_id == incoming.conversation_id
     assert answered.content_attributes["email"]["references"] == ["first-42@example.org", our_id]
 
-    # The next agent reply threads under her latest mail, References carrying the whole chain.
+    # The next agent reply (with a file) threads under her latest mail, References carrying the whole chain.
+    upload = await tenant.client.post("/api/v1/files", files={"file": ("label.pdf", PDF, "application/pdf")})
+    assert upload.status_code == 201, upload.text
     answer = await tenant.client.post(
-        f"/api/v1/conversations/{incoming.conversation_id}/messages", json={"text": "You're welcome."}
+        f"/api/v1/conversations/{incoming.conversation_id}/messages",
+        json={"text": "You're welcome.", "files": [upload.json()["id"]]},
     )
     assert answer.status_code == 201, answer.text
     await sent_out(inbox_id)
@@ -267,6 +270,13 @@ async def test_mail_in_reply_out_and_the_thread_continues(
         "<second-43@example.org>",
     ]
     assert second["Subject"] == "Re: Where is my order?"
+    assert second.get_body(preferencelist=("plain",)).get_content().strip() == "You're welcome."
+    [label] = list(second.iter_attachments())
+    assert (label.get_filename(), label.get_content_type(), label.get_content()) == (
+        "label.pdf",
+        "application/pdf",
+        PDF,
+    )
 
     # A new mail with no references starts a new conversation (same contact).
     mailbox.append(mail(subject="Another question", message_id="<third-44@example.org>"))
