@@ -204,3 +204,24 @@ async def test_interrupted_jobs_are_resumed_on_worker_startup(tenant) -> None:  
         await asyncio.sleep(0.025)
     job = await job_row(job_id)
     assert (job.status, job.created_count, job.updated_count) == ("finished", 4, 1)
+
+
+async def test_imported_contacts_are_found_by_keyword(tenant) -> None:  # type: ignore[no-untyped-def]
+    """What an import creates or changes is searchable at once (PostgreSQL's generated search_text)."""
+    await add_contact(tenant.workspace_id, email="old@example.com", first_name="Oldname")
+    job = await run(
+        tenant.client,
+        "email,first name,phone\nold@example.com,Renamed,\nnew@example.com,Fresh,+84 90 123 4567\n",
+    )
+    assert (job["status"], job["createdCount"], job["updatedCount"]) == ("finished", 1, 1)
+
+    async def found(keyword: str) -> list[str]:
+        response = await tenant.client.get("/api/v1/contacts", params={"keyword": keyword})
+        assert response.status_code == 200, response.text
+        return sorted(c["firstName"] for c in response.json()["data"])
+
+    assert await found("oldname") == []
+    assert await found("renamed") == ["Renamed"]
+    assert await found("fresh") == ["Fresh"]
+    assert await found("+84 901") == ["Fresh"]
+    assert await found("example.com") == ["Fresh", "Renamed"]
