@@ -716,3 +716,11 @@ async def test_fake_delivers_updates_with_the_registered_secret(
     assert [h.get("x-telegram-bot-api-secret-token") for h, _ in received] == ["abc", "forged", None]
     assert received[0][1] == update
     assert received[0][0]["content-type"] == "application/json"
+
+
+async def test_sender_action_typing(ctx: ChannelContext, fake: FakeTelegram, user: FakeUser) -> None:
+    await adapter.sender_action(ctx, str(user.id), "typing_on")
+    await adapter.sender_action(ctx, str(user.id), "typing_off")  # Telegram has no "off": nothing is called
+    await adapter.sender_action(ctx, str(user.id), "mark_seen")
+    [action] = fake.requests_for("sendChatAction")
+    assert action.status == 200 and action.params == {"chat_id": str(user.id), "action": "typing"}

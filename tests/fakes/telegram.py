@@ -58,6 +58,19 @@ ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
     "chat_not_found": (400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}),
     "server_error": (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}),
 }
+CHAT_ACTIONS = (
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+)
 SEND_METHODS = (
     "sendmessage",
     "sendphoto",
@@ -496,6 +509,13 @@ class FakeTelegram:
         if isinstance(outcome, tuple):
             return outcome
         return 200, {"ok": True, "result": outcome}
+
+    def _m_sendchataction(self, bot: FakeBot, params: dict[str, Any]) -> Any:
+        if not params.get("chat_id"):
+            return _error(400, 'Bad Request: parameter "chat_id" is required')
+        if params.get("action") not in CHAT_ACTIONS:
+            return _error(400, "Bad Request: wrong parameter action in request")
+        return True
 
     def _m_getme(self, bot: FakeBot, params: dict[str, Any]) -> Any:
         return {
