@@ -56,7 +56,12 @@ from chatbotx.channels.base import (
     WebhookRequest,
 )
 from chatbotx.channels.registry import register
-from chatbotx.kit.errors import invalid_field
+from chatbotx.files import service as files
+from chatbotx.kit.db import commit, get_database
+from chatbotx.kit.errors import ApiError, invalid_field
+from chatbotx.kit.ids import parse_id
+from chatbotx.models import Message as MessageRow
+from chatbotx.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -746,9 +751,6 @@ class EmailAdapter:
 
     async def download(self, ctx: ChannelContext, attachment: Attachment) -> tuple[bytes, str | None]:
         """An attachment cut out of the raw mail the poller stored (`mail:<fileId>:<index>`)."""
-        from chatbotx.files import service as files
-        from chatbotx.kit.db import get_database
-
         ref = attachment.provider_file_id or ""
         file_id, _, index = ref.removeprefix(RAW_PREFIX).partition(":")
         if not ref.startswith(RAW_PREFIX) or not file_id.isdigit() or not index.isdigit():
@@ -799,6 +801,7 @@ class EmailAdapter:
             files=context.files,
         )
         await smtp_send(settings, mail, recipient)
+        # From here the mail is out: nothing may raise, or the dispatcher would send it again.
         details = {
             "subject": subject,
             "messageId": message_id,
@@ -828,9 +831,6 @@ class SendContext:
 
 async def load_context(ctx: ChannelContext, message_id: int) -> SendContext:
     """What the OutboundMessage lacks: the conversation, who wrote it, the mail it answers, its files."""
-    from chatbotx.kit.db import get_database
-    from chatbotx.models import Message as MessageRow
-
     async with get_database().sessionmaker() as session:
         row = await session.get(MessageRow, message_id)
         if row is None:
@@ -859,11 +859,6 @@ async def load_context(ctx: ChannelContext, message_id: int) -> SendContext:
 
 
 async def _files(ctx: ChannelContext, session: Any, attachments: list[Any]) -> list[FileToAttach]:
-    from chatbotx.files import service as files
-    from chatbotx.kit.errors import ApiError
-    from chatbotx.kit.ids import parse_id
-    from chatbotx.settings import get_settings
-
     limit = get_settings().max_upload_bytes
     out: list[FileToAttach] = []
     for index, raw in enumerate(attachments):
@@ -908,19 +903,20 @@ async def _files(ctx: ChannelContext, session: Any, attachments: list[Any]) -> l
 
 
 async def record_sent(message_id: int, details: dict[str, Any]) -> None:
-    """Keep the headers we sent in the message's content_attributes.email (threading, the agents' view)."""
-    from chatbotx.kit.db import commit, get_database
-    from chatbotx.models import Message as MessageRow
-
-    async with get_database().sessionmaker() as session:
-        current = await session.scalar(
-            select(MessageRow.content_attributes).where(MessageRow.id == message_id)
-        )
-        merged = {**(current or {}), "email": {**((current or {}).get("email") or {}), **details}}
-        await session.execute(
-            update(MessageRow).where(MessageRow.id == message_id).values(content_attributes=merged)
-        )
-        await commit(session)
+    """Keep the headers we sent in the message's content_attributes.email (the agents' view). Best effort: the
+    mail is already sent, and threading needs only the provider id the dispatcher records."""
+    try:
+        async with get_database().sessionmaker() as session:
+            current = await session.scalar(
+                select(MessageRow.content_attributes).where(MessageRow.id == message_id)
+            )
+            merged = {**(current or {}), "email": {**((current or {}).get("email") or {}), **details}}
+            await session.execute(
+                update(MessageRow).where(MessageRow.id == message_id).values(content_attributes=merged)
+            )
+            await commit(session)
+    except Exception:
+        log.exception("email: could not record the headers of sent message %s", message_id)
 
 
 register(EmailAdapter())
