@@ -33,6 +33,8 @@ import pytest
 
 from tests.polling import wait_for
 
+# Kept on one xdist worker where --dist loadgroup honors the group; where it does not, each worker starts its
+# own server and browser (module fixtures, one log file per worker), which works too.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -116,7 +118,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         HOME=str(data_dir),  # keeps the CLI's own config out of the real home
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / "server.log"
+    log = ARTIFACTS / f"server-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"  # one per xdist worker
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*_chatbotx_command(), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -676,4 +678,53 @@ async def test_a_long_conversation_pages_back_when_scrolled_to_the_top(
     # The visitor keeps looking at what they were reading (not thrown to the top or the bottom).
     assert await visitor.shadow(".cbx-log").evaluate("log => log.scrollTop") > 0
     await visitor.screenshot("older-page")
+    assert visitor.errors == []
+
+
+async def test_buttons_and_quick_replies_and_the_visitor_reading(
+    admin: httpx.AsyncClient, site: Site, new_visitor: Any
+) -> None:
+    from playwright.async_api import expect
+
+    channel = await create_webchat(admin, site)
+    visitor = await new_visitor()
+    await open_widget(visitor, site.page(channel["embedScript"]))
+    await say(visitor, "Help")
+    session = await stored_session(visitor, channel["inboxIdentifier"])
+    assert session is not None
+    reply = await admin.post(
+        f"/api/v1/conversations/{session['conversationId']}/messages",
+        json={
+            "text": "What do you need?",
+            "buttons": [
+                {"title": "Track my order", "payload": "TRACK"},
+                {"title": "Size guide", "url": "https://shop.example.com/sizes"},
+            ],
+            "quickReplies": ["Returns", "Something else"],
+        },
+    )
+    assert reply.status_code == 201, reply.text
+    message = visitor.shadow(".cbx-out[data-id]").filter(has_text="What do you need?")
+    await expect(message).to_be_visible(timeout=WAIT_MS)
+    link = message.get_by_role("link", name="Size guide")
+    assert await link.get_attribute("href") == "https://shop.example.com/sizes"
+    assert await link.get_attribute("rel") == "noopener noreferrer"
+    await visitor.screenshot("choices")
+
+    # The panel was open when the reply came: the agents learn the visitor has read it.
+    async def read_at() -> str | None:
+        contact = (await admin.get(f"/api/v1/contacts/{session['contactId']}")).json()
+        return (contact.get("conversation") or {}).get("contactLastReadAt")
+
+    assert await wait_for(read_at, limit=WAIT_MS / 1000)
+
+    await message.get_by_role("button", name="Returns").click()
+    sent = visitor.shadow(".cbx-in[data-id]")
+    await expect(sent.filter(has_text="Returns")).to_have_count(1, timeout=WAIT_MS)
+    await expect(message.get_by_role("button", name="Something else")).to_have_count(0)  # answered once
+    await message.get_by_role("button", name="Track my order").click()  # buttons stay
+    await expect(sent.filter(has_text="Track my order")).to_have_count(1, timeout=WAIT_MS)
+    stored = await conversation_messages(admin, session["conversationId"])
+    incoming = [m["content"] for m in stored if m["direction"] == "incoming"]
+    assert incoming == ["Help", "Returns", "Track my order"]
     assert visitor.errors == []

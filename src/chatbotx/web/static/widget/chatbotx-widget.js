@@ -266,6 +266,7 @@
           renderMessage(m, { quiet: true });
         });
         updateEmailPrompt();
+        markSeen();
       },
       function (err) {
         if (err.status === 404) forgetStaleSession();
@@ -452,6 +453,17 @@
     ); // typing is a hint: losing one is harmless
   }
 
+  // The visitor has seen the conversation (open panel, visible tab): the agents see when the visitor last read.
+  var seenTimer = null;
+  function markSeen() {
+    if (seenTimer || !isOpen() || !session.sourceId || !session.conversationId) return;
+    if (document.visibilityState === "hidden") return;
+    seenTimer = setTimeout(function () {
+      seenTimer = null;
+      if (session.conversationId) request("POST", conversationPath() + "/update_last_seen").catch(noop);
+    }, 1000);
+  }
+
   function leaveEmail(email) {
     return ensureContact()
       .then(function () {
@@ -485,6 +497,8 @@
     emailTitle: "Get notified by email",
     emailHelp: "Leave your email so we can reply even if you leave this page.",
     emailLabel: "Your email",
+    attachment: "attachment",
+    image: "image",
     emailSave: "Save email",
     save: "Save",
     emailDismiss: "Dismiss",
@@ -581,6 +595,9 @@
     ".cbx-choices{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}",
     ".cbx-choices button,.cbx-choices a{border:1px solid var(--cbx-color);background:#fff;color:#111827;",
     "border-radius:16px;padding:4px 12px;font-size:13px;text-decoration:none}",
+    ".cbx-choices a::after{content:' \\2197';font-size:11px}",
+    ".cbx-quick button{background:#fff;background:color-mix(in srgb,var(--cbx-color) 10%,#fff)}",
+    ".cbx-choices button:hover,.cbx-choices a:hover{background:color-mix(in srgb,var(--cbx-color) 18%,#fff)}",
     ".cbx-typing{align-self:flex-start;color:#6b7280;font-size:12px;padding:2px 6px}",
     ".cbx-email{margin:6px 0;padding:12px;border:1px solid #e5e7eb;border-radius:12px;background:#fff;",
     "align-self:stretch}",
@@ -790,36 +807,43 @@
     }
     if (message) {
       (message.attachments || []).forEach(function (a) {
+        if (!a || typeof a !== "object") return;
+        var name = a.name || a.filename || t("attachment");
         var url = safeUrl(a.data_url || a.file_url || a.url);
-        if (!url) return;
-        var link = el("a", {
-          class: "cbx-attachment",
-          href: url,
-          target: "_blank",
-          rel: "noopener noreferrer",
-        });
-        var isImage = a.file_type === "image" || /^image\//.test(a.content_type || "");
-        if (isImage) link.appendChild(el("img", { src: safeUrl(a.thumb_url) || url, alt: a.name || "image" }));
-        else link.textContent = a.name || a.filename || "attachment";
+        if (!url) {
+          // A file the server gives no address for: the visitor still learns that something was sent.
+          li.appendChild(el("span", { class: "cbx-attachment", text: "📎 " + name }));
+          return;
+        }
+        var link = el("a", { class: "cbx-attachment", href: url, target: "_blank", rel: "noopener noreferrer" });
+        var type = a.content_type || a.contentType || "";
+        var isImage = a.file_type === "image" || /^image\//.test(type) || /\.(png|jpe?g|gif|webp)$/i.test(url);
+        if (isImage) link.appendChild(el("img", { src: safeUrl(a.thumb_url) || url, alt: a.name || t("image") }));
+        else link.textContent = "📎 " + name;
         li.appendChild(link);
       });
-      var choices = choicesOf(message);
-      if (choices.length) {
-        var box = el("div", { class: "cbx-choices" });
-        choices.forEach(function (c) {
+      [
+        { list: buttonsOf(message), quick: false },
+        { list: quickRepliesOf(message), quick: true },
+      ].forEach(function (group) {
+        if (!group.list.length) return;
+        var box = el("div", { class: "cbx-choices" + (group.quick ? " cbx-quick" : "") });
+        group.list.forEach(function (c) {
           var href = c.url ? safeUrl(c.url) : null;
           if (href) {
             box.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer", text: c.title }));
-          } else {
-            var b = el("button", { type: "button", text: c.title });
-            b.addEventListener("click", function () {
-              send(c.title);
-            });
-            box.appendChild(b);
+            return;
           }
+          var b = el("button", { type: "button", text: c.title });
+          b.addEventListener("click", function () {
+            if (fatal) return;
+            if (group.quick) box.remove(); // a quick reply is answered once
+            send(c.title);
+          });
+          box.appendChild(b);
         });
         li.appendChild(box);
-      }
+      });
       if (message.created_at) {
         var when = new Date(Number(message.created_at) * 1000);
         var time = el("time", {
@@ -833,16 +857,23 @@
     return li;
   }
 
-  // Buttons and quick replies an agent or bot attached (Chatwoot's `items`, or our buttons/quick_replies).
-  function choicesOf(message) {
-    var attrs = message.content_attributes || {};
-    var raw = [].concat(attrs.items || [], attrs.buttons || [], attrs.quick_replies || []);
-    return raw
+  // Buttons ({title, payload} or {title, url}) and quick replies (objects or plain titles) an agent or bot
+  // attached: our content attributes, or Chatwoot's input_select `items`.
+  function choices(raw) {
+    return (Array.isArray(raw) ? raw : [])
       .map(function (c) {
-        if (typeof c === "string") return { title: c };
+        if (typeof c === "string" && c) return { title: c };
         return c && c.title ? { title: String(c.title), url: c.url || null } : null;
       })
       .filter(Boolean);
+  }
+  function buttonsOf(message) {
+    var attrs = message.content_attributes || {};
+    return choices([].concat(attrs.buttons || [], attrs.items || []));
+  }
+  function quickRepliesOf(message) {
+    var attrs = message.content_attributes || {};
+    return choices(attrs.quickReplies || attrs.quick_replies);
   }
 
   function setNodeStatus(node, text) {
@@ -860,6 +891,7 @@
     node.classList.add("cbx-pending");
     pendingNodes[echoId] = node;
     placeInLog(node, null);
+    refreshQuickReplies();
     ui.log.scrollTop = ui.log.scrollHeight;
     return node;
   }
@@ -901,11 +933,15 @@
       var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 60;
       placeInLog(node, id);
       if (!opts.older && (atBottom || side === "in")) log.scrollTop = log.scrollHeight;
-      if (!opts.quiet && side === "out" && !isOpen()) {
-        unread += 1;
-        renderBadge();
+      if (!opts.quiet && side === "out") {
+        if (isOpen()) markSeen();
+        else {
+          unread += 1;
+          renderBadge();
+        }
       }
     }
+    refreshQuickReplies();
     messageNodes[id] = node;
     labelSender(node);
     if (node.nextElementSibling) labelSender(node.nextElementSibling);
@@ -925,6 +961,17 @@
       next.getAttribute("data-sender") === node.getAttribute("data-sender") &&
       nextTime.textContent === time.textContent;
     time.hidden = !!sameRun;
+  }
+
+  // Quick replies are offered on the newest message only: once the conversation moved on they are stale.
+  function refreshQuickReplies() {
+    var boxes = ui.log.querySelectorAll(".cbx-quick");
+    if (!boxes.length) return;
+    var messages = ui.log.querySelectorAll(".cbx-msg[data-id], .cbx-msg[data-echo-id]");
+    var newest = messages[messages.length - 1];
+    Array.prototype.forEach.call(boxes, function (box) {
+      box.hidden = box.parentNode !== newest;
+    });
   }
 
   // Messages stay in id order (ids are time-ordered) whatever order they arrive in: history, the stream, and
@@ -1093,6 +1140,7 @@
     if (session.sourceId) saveSession();
     ui.log.scrollTop = ui.log.scrollHeight;
     if (!fatal) ui.textarea.focus();
+    markSeen();
     // An identified visitor is recognized at once (and sees their earlier conversation); an anonymous one only
     // becomes a contact when they write.
     if (user && user.identifier && !session.sourceId) ensureContact().catch(reportBootError);
@@ -1239,6 +1287,10 @@
       }
     );
   }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") markSeen();
+  });
 
   if (document.body) boot();
   else document.addEventListener("DOMContentLoaded", boot);
