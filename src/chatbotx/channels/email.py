@@ -223,13 +223,15 @@ def body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
     return plain, html
 
 
-def attachment_parts(msg: EmailMessage) -> list[Message]:
+def attachment_parts(
+    msg: EmailMessage, bodies: tuple[Message | None, Message | None] | None = None
+) -> list[Message]:
     """The mail's attachments in a fixed order (inline images included; the text bodies not)."""
-    plain, html = body_parts(msg)
-    bodies = {id(plain), id(html)}
+    plain, html = bodies or body_parts(msg)
+    bodies_ = {id(plain), id(html)}
     parts: list[Message] = []
     for part in msg.walk():
-        if part.is_multipart() or id(part) in bodies:
+        if part.is_multipart() or id(part) in bodies_:
             continue
         filename = part.get_filename()
         if (
@@ -302,7 +304,7 @@ def parse_mail(raw: bytes) -> ParsedMail | None:
         text = html_to_text(html)
     else:
         text = ""
-    parts = attachment_parts(msg)
+    parts = attachment_parts(msg, (plain, html_part))
     attachments = []
     for part in parts:
         mime = part.get_content_type()

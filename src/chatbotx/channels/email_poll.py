@@ -172,8 +172,11 @@ async def conversation_anchor(session: AsyncSession, inbox_id: int, conversation
     )
 
 
-def _parse(settings: MailSettings, fetched: Fetched, max_bytes: int) -> list[tuple[ParsedMail, bytes | None]]:
-    """The fetched mail worth storing, parsed: (mail, raw bytes to keep when it has attachments)."""
+def parse_fetched(
+    settings: MailSettings, fetched: Fetched, max_bytes: int
+) -> list[tuple[ParsedMail, bytes | None]]:
+    """The fetched mail worth storing, parsed: (mail, raw bytes to keep when it has attachments). CPU-bound
+    (the stdlib parser takes milliseconds a mail): run it in a thread."""
     out: list[tuple[ParsedMail, bytes | None]] = []
     for item in fetched.mails:
         try:
@@ -199,10 +202,15 @@ def _parse(settings: MailSettings, fetched: Fetched, max_bytes: int) -> list[tup
     return out
 
 
-async def store_mail(inbox: Inbox, settings: MailSettings, fetched: Fetched, state: dict[str, Any]) -> int:
+async def store_mail(
+    inbox: Inbox,
+    settings: MailSettings,
+    fetched: Fetched,
+    mails: list[tuple[ParsedMail, bytes | None]],
+    state: dict[str, Any],
+) -> int:
     """Store the new mail, move the cursor and release the lease in one transaction; kick the inbound job."""
     max_bytes = get_settings().max_upload_bytes
-    mails = _parse(settings, fetched, max_bytes)
     now = utcnow()
     async with get_database().sessionmaker() as session:
         known = await known_ids(session, inbox.id, [m.message.provider_message_id for m, _ in mails])
@@ -276,7 +284,8 @@ async def poll_inbox(inbox_id: int, *, force: bool = False) -> PollResult | None
             cap=POLL_CAP,
             max_bytes=get_settings().max_upload_bytes,
         )
-        stored = await store_mail(inbox, settings, fetched, state)
+        mails = await asyncio.to_thread(parse_fetched, settings, fetched, get_settings().max_upload_bytes)
+        stored = await store_mail(inbox, settings, fetched, mails, state)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await release(inbox_id)
