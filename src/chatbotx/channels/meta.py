@@ -136,6 +136,29 @@ def signature_of(app_secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def answer_handshake(verify_token: str, request: WebhookRequest) -> tuple[int, bytes] | None:
+    """Meta's subscription check (every Graph webhook): 200 with hub.challenge when hub.mode is subscribe and
+    hub.verify_token matches (constant time), else 403; None when the request is not a handshake."""
+    if request.method.upper() != "GET" or "hub.mode" not in request.query:
+        return None
+    given = request.query.get("hub.verify_token", "")
+    if (
+        request.query.get("hub.mode") == "subscribe"
+        and verify_token
+        and hmac.compare_digest(given.encode(), verify_token.encode())
+    ):
+        return 200, request.query.get("hub.challenge", "").encode()
+    return 403, b"Forbidden"
+
+
+def signed_by(app_secret: str, request: WebhookRequest) -> bool:
+    """Whether X-Hub-Signature-256 is the HMAC of the raw body with `app_secret` (constant time)."""
+    given = request.headers.get("x-hub-signature-256", "")
+    if not app_secret or not given.startswith("sha256="):
+        return False
+    return hmac.compare_digest(given.encode(), signature_of(app_secret, request.body).encode())
+
+
 def appsecret_proof(app_secret: str, token: str) -> str:
     """Graph's appsecret_proof: HMAC-SHA256 of the access token keyed with the app secret (hex)."""
     return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
@@ -602,24 +625,10 @@ class MessengerPlatformAdapter:
         return RatePlan(per_second=messages_per_second(config))
 
     async def handshake(self, ctx: ChannelContext, request: WebhookRequest) -> tuple[int, bytes] | None:
-        if request.method.upper() != "GET" or "hub.mode" not in request.query:
-            return None
-        expected = str(value(ctx, "verifyToken") or "")
-        given = request.query.get("hub.verify_token", "")
-        if (
-            request.query.get("hub.mode") == "subscribe"
-            and expected
-            and hmac.compare_digest(given.encode(), expected.encode())
-        ):
-            return 200, request.query.get("hub.challenge", "").encode()
-        return 403, b"Forbidden"
+        return answer_handshake(str(value(ctx, "verifyToken") or ""), request)
 
     def verify(self, ctx: ChannelContext, request: WebhookRequest) -> bool:
-        secret = str(value(ctx, "appSecret") or "")
-        given = request.headers.get("x-hub-signature-256", "")
-        if not secret or not given.startswith("sha256="):
-            return False
-        return hmac.compare_digest(given.encode(), signature_of(secret, request.body).encode())
+        return signed_by(str(value(ctx, "appSecret") or ""), request)
 
     def parse(self, ctx: ChannelContext, request: WebhookRequest) -> list[InboundEvent]:
         try:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import hmac
 import re
 from typing import Any, ClassVar
 
@@ -39,6 +37,8 @@ from chatbotx.channels.base import (
     SendResult,
     WebhookRequest,
 )
+from chatbotx.channels.meta import answer_handshake, signed_by
+from chatbotx.channels.meta import signature_of as signature_of  # the Graph webhook signature, re-exported
 from chatbotx.channels.registry import register
 from chatbotx.kit.errors import invalid_field
 from chatbotx.settings import get_settings
@@ -241,11 +241,6 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 # --- inbound ------------------------------------------------------------------------------------------------
-
-
-def signature_of(app_secret: str, body: bytes) -> str:
-    """The X-Hub-Signature-256 value Meta sends for `body`."""
-    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -612,24 +607,10 @@ class WhatsAppAdapter:
         }
 
     async def handshake(self, ctx: ChannelContext, request: WebhookRequest) -> tuple[int, bytes] | None:
-        if request.method.upper() != "GET" or "hub.mode" not in request.query:
-            return None
-        expected = str(_value(ctx, "verifyToken") or "")
-        given = request.query.get("hub.verify_token", "")
-        if (
-            request.query.get("hub.mode") == "subscribe"
-            and expected
-            and hmac.compare_digest(given.encode(), expected.encode())
-        ):
-            return 200, request.query.get("hub.challenge", "").encode()
-        return 403, b"Forbidden"
+        return answer_handshake(str(_value(ctx, "verifyToken") or ""), request)
 
     def verify(self, ctx: ChannelContext, request: WebhookRequest) -> bool:
-        secret = str(_value(ctx, "appSecret") or "")
-        given = request.headers.get("x-hub-signature-256", "")
-        if not secret or not given.startswith("sha256="):
-            return False
-        return hmac.compare_digest(given.encode(), signature_of(secret, request.body).encode())
+        return signed_by(str(_value(ctx, "appSecret") or ""), request)
 
     def parse(self, ctx: ChannelContext, request: WebhookRequest) -> list[InboundEvent]:
         try:
