@@ -511,3 +511,57 @@ async def test_reply_surfaces_the_channel_refusals(tenant: Tenant) -> None:
     response = await tenant.client.post(url(blocked_us, "messages"), json={"text": "hello?"})
     assert response.status_code == 400 and response.json()["code"] == "CONTACT_UNREACHABLE", response.text
     assert await rows(Message, Message.conversation_id == blocked_us.id) == []
+
+
+async def test_typing_publishes_events(tenant: Tenant) -> None:
+    """On an inbox without a channel adapter only the events go out (the webchat forwards them)."""
+    inbox = await make_inbox(tenant.workspace_id, "API", "api")
+    contact = await make_contact(tenant.workspace_id)
+    await make_contact_inbox(contact, inbox)
+    conversation = await make_conversation(contact, inbox)
+    for typing in (True, False):
+        response = await tenant.client.post(url(conversation, "typing"), json={"typing": typing})
+        assert response.status_code == 204, response.text
+    assert await events_of(tenant.workspace_id) == [
+        (
+            kind,
+            {
+                "conversationId": str(conversation.id),
+                "contactId": str(contact.id),
+                "inboxId": str(inbox.id),
+                "typing": kind.endswith("_on"),
+            },
+        )
+        for kind in ("conversation.typing_on", "conversation.typing_off")
+    ]
+    for body in ({}, {"typing": "sometimes"}):
+        assert (await tenant.client.post(url(conversation, "typing"), json=body)).status_code == 422
+    assert (await tenant.client.post(url(999, "typing"), json={"typing": True})).status_code == 404
+
+
+async def test_reply_message_tags(tenant: Tenant) -> None:
+    import chatbotx.channels.whatsapp  # noqa: F401  (registers the adapter)
+
+    inbox = await make_inbox(tenant.workspace_id, "WA", "whatsapp")
+    contact = await make_contact(tenant.workspace_id)
+    await insert(
+        ContactInbox(
+            contact_id=contact.id,
+            inbox_id=inbox.id,
+            source_id="15550003333",
+            last_inbound_at=dt.datetime.now(dt.UTC),
+        )
+    )
+    conversation = await make_conversation(contact, inbox)
+    unknown = await tenant.client.post(
+        url(conversation, "messages"), json={"text": "hi", "tag": "SHIPPING_UPDATE"}
+    )
+    assert unknown.status_code == 422 and "tag" in unknown.text
+    elsewhere = await tenant.client.post(
+        url(conversation, "messages"), json={"text": "hi", "tag": "HUMAN_AGENT"}
+    )
+    assert elsewhere.status_code == 422, elsewhere.text
+    assert elsewhere.json()["data"]["errors"] == [
+        {"field": "tag", "message": "message tags are for Messenger and Instagram, not WhatsApp"}
+    ]
+    assert await rows(Message, Message.conversation_id == conversation.id) == []
