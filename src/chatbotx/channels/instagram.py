@@ -98,19 +98,9 @@ class InstagramAdapter(MessengerPlatformAdapter):
             "username": me.get("username"),
             "connectedVia": "instagramLogin",
         }
-        await self.call(
-            _with(ctx, connected),
-            "POST",
-            "me/subscribed_apps",
-            params={"subscribed_fields": ",".join(LOGIN_FIELDS)},
-        )
+        fields = ",".join(LOGIN_FIELDS)
+        await self.call(ctx, "POST", "me/subscribed_apps", params={"subscribed_fields": fields})
         return connected
-
-
-def _with(ctx: ChannelContext, config: dict[str, Any]) -> ChannelContext:
-    return ChannelContext(
-        ctx.inbox_id, ctx.workspace_id, {**ctx.config, **config}, ctx.credentials, ctx.http, ctx.public_url
-    )
 
 
 register(InstagramAdapter())
