@@ -46,6 +46,7 @@ from chatbotx.channels.email import (
 )
 from chatbotx.kit.errors import InvalidData
 from tests.fakes.mail import (
+    QUIET_SMTP,
     Dovecot,
     FakeSmtp,
     Mailbox,
@@ -55,6 +56,8 @@ from tests.fakes.mail import (
     run_dovecot,
     run_smtp,
 )
+
+pytestmark = QUIET_SMTP
 
 PARSER = BytesParser(policy=policy.default)
 

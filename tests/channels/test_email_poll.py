@@ -16,6 +16,7 @@ from chatbotx.kit import db
 from chatbotx.models import ChannelPoll, Inbox
 from tests.conftest import Tenant
 from tests.fakes.mail import (
+    QUIET_SMTP,
     Dovecot,
     FakeSmtp,
     Mailbox,
@@ -24,6 +25,8 @@ from tests.fakes.mail import (
     run_dovecot,
     run_smtp,
 )
+
+pytestmark = QUIET_SMTP
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from chatbotx.messages.service import queue_outgoing_message
 from chatbotx.models import ChannelPoll, Contact, ContactInbox, Conversation, Message
 from tests.conftest import Tenant
 from tests.fakes.mail import (
+    QUIET_SMTP,
     Dovecot,
     FakeSmtp,
     Mailbox,
@@ -29,6 +30,8 @@ from tests.fakes.mail import (
     run_smtp,
 )
 from tests.polling import no_pending, wait_for
+
+pytestmark = QUIET_SMTP
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

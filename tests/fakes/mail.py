@@ -31,6 +31,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 DOVECOT = "/usr/sbin/dovecot"
+# AUTH without TLS is what the test SMTP server is for; aiosmtpd warns about it on every connection.
+QUIET_SMTP = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 PROBE = "probe@shop.example.com"  # the account the fixture logs in with to know dovecot is up
 PROBE_PASSWORD = "probe-secret"
 SMTP_USER = "smtp-user"
