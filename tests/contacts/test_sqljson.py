@@ -16,7 +16,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from chatbotx.contacts import service
+from chatbotx.contacts import plain_list, service
 from chatbotx.contacts.filters import parse_contact_filter
 from chatbotx.contacts.serialize import contacts_out, dumps_json, select_contact_rows
 from chatbotx.kit import db
@@ -208,13 +208,13 @@ async def test_plain_list_fast_path_answers_like_the_declared_endpoint(
     """A list with only page/perPage skips FastAPI's parameter machinery; it must not change any answer."""
     await _seed(int(tenant.workspace_id))
     fast_calls = []
-    original = service.list_plain_page
+    original = plain_list.list_page
 
     async def spy(*args: Any) -> Any:
         fast_calls.append(args)
         return await original(*args)
 
-    monkeypatch.setattr(service, "list_plain_page", spy)
+    monkeypatch.setattr(plain_list, "list_page", spy)
     cases = [
         "",
         "?page=2&perPage=3",

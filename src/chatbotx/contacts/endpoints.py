@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from chatbotx.contacts import service
+from chatbotx.contacts import plain_list, service
 from chatbotx.contacts.filters import CHANNELS, parse_contact_filter
 from chatbotx.contacts.schemas import (
     Contact,
@@ -111,8 +111,10 @@ class ListContactsRoute(APIRoute):
             page = plain_page(request) if principal is not None and principal.allows(LIST_SCOPE) else None
             if page is None:
                 return await declared(request)
-            async with get_database().engine.connect() as conn:  # read only: rolled back on close
-                data, page_count = await service.list_plain_page(conn, principal.workspace_id, page)
+            async with get_database().engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement: no BEGIN
+                data, page_count = await plain_list.list_page(conn, principal.workspace_id, page)
             return _page_response(data, page_count)
 
         return handler
