@@ -164,7 +164,7 @@ class Site:
     """A static web server on its own port (so its origin differs from the API's) serving pages by name."""
 
     def __init__(self) -> None:
-        self.pages: dict[str, bytes] = {}
+        self.pages: dict[str, tuple[bytes, dict[str, str]]] = {}
         pages = self.pages
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -173,14 +173,17 @@ class Site:
                     self.send_response(204)
                     self.end_headers()
                     return
-                body = pages.get(self.path.split("?", 1)[0])
-                if body is None:
+                found = pages.get(self.path.split("?", 1)[0])
+                if found is None:
                     self.send_error(404)
                     return
+                body, headers = found
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -192,18 +195,31 @@ class Site:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
-    def page(self, embed_script: str, settings: dict[str, Any] | None = None) -> str:
+    def page(
+        self,
+        embed_script: str,
+        settings: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        hostile_css: bool = True,
+    ) -> str:
         """A shop page with a hostile stylesheet and only the embed snippet (and optional settings)."""
         path = f"/shop-{uuid.uuid4().hex[:8]}.html"
         setup = f"<script>window.chatbotxSettings = {json.dumps(settings)};</script>\n" if settings else ""
-        self.pages[path] = f"""<!doctype html>
+        style = (
+            """<style>* { color: #c00 !important; font-family: serif !important; }
+div, button, ol, li, textarea { position: static !important; display: inline !important; }</style>"""
+            if hostile_css
+            else ""
+        )
+        html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Acme shop</title>
-<style>* {{ color: #c00 !important; font-family: serif !important; }}
-div, button, ol, li, textarea {{ position: static !important; display: inline !important; }}</style>
+{style}
 </head><body>
-<h1>Acme shop</h1><p>Our products. (This page's CSS is deliberately hostile to embedded widgets.)</p>
+<h1>Acme shop</h1><p>Our products.</p>
 {setup}{embed_script}
-</body></html>""".encode()
+</body></html>"""
+        self.pages[path] = (html.encode(), headers or {})
         return self.url + path
 
     def close(self) -> None:
@@ -728,3 +744,69 @@ async def test_buttons_and_quick_replies_and_the_visitor_reading(
     incoming = [m["content"] for m in stored if m["direction"] == "incoming"]
     assert incoming == ["Help", "Returns", "Track my order"]
     assert visitor.errors == []
+
+
+async def test_a_site_with_a_strict_content_security_policy(
+    admin: httpx.AsyncClient, site: Site, new_visitor: Any
+) -> None:
+    """A site that allows only ChatbotX's origin for scripts and connections, and no inline styles: the
+    widget still shows, styled, and works (a CSP violation would show in the console, and fail the test)."""
+    from playwright.async_api import expect
+
+    channel = await create_webchat(admin, site)
+    api = str(admin.base_url).rstrip("/")
+    policy = f"default-src 'none'; script-src {api}; connect-src {api}; style-src 'self'; img-src 'self'"
+    page = site.page(channel["embedScript"], headers={"Content-Security-Policy": policy}, hostile_css=False)
+    visitor = await new_visitor()
+    await open_widget(visitor, page)
+    bubble = visitor.page.get_by_role("button", name="Close chat").last
+    assert await bubble.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(124, 58, 237)"
+    await say(visitor, "Hello from a locked-down site")
+    session = await stored_session(visitor, channel["inboxIdentifier"])
+    assert session is not None
+    reply = await admin.post(
+        f"/api/v1/conversations/{session['conversationId']}/messages",
+        json={"text": "<img src=x onerror=alert(1)> is shown as text"},
+    )
+    assert reply.status_code == 201, reply.text
+    literal = "<img src=x onerror=alert(1)> is shown as text"
+    answer = visitor.shadow(".cbx-out[data-id]").filter(has_text=literal)
+    await expect(answer).to_be_visible(timeout=WAIT_MS)
+    await expect(answer.locator("img")).to_have_count(0)
+    await visitor.screenshot("strict-csp")
+    assert visitor.errors == []
+
+
+async def test_a_deleted_visitor_starts_afresh(
+    admin: httpx.AsyncClient, site: Site, new_visitor: Any
+) -> None:
+    """The contact was deleted (say, at the visitor's request): the stored session is forgotten, and writing
+    again creates a new contact and conversation."""
+    from playwright.async_api import expect
+
+    channel = await create_webchat(admin, site)
+    visitor = await new_visitor()
+    await open_widget(visitor, site.page(channel["embedScript"]))
+    await say(visitor, "Please forget me")
+    before = await stored_session(visitor, channel["inboxIdentifier"])
+    assert before is not None
+    assert (await admin.delete(f"/api/v1/contacts/{before['contactId']}")).status_code == 204
+
+    await visitor.page.reload()
+    await expect(visitor.page.get_by_role("dialog", name="Acme support")).to_be_visible(timeout=WAIT_MS)
+
+    async def forgotten() -> bool:
+        return ((await stored_session(visitor, channel["inboxIdentifier"])) or {}).get("sourceId") is None
+
+    await wait_for(forgotten, limit=WAIT_MS / 1000)
+    await expect(visitor.shadow(".cbx-msg[data-id]")).to_have_count(0)
+
+    await say(visitor, "Hello again")
+    after = await stored_session(visitor, channel["inboxIdentifier"])
+    assert after is not None
+    assert after["contactId"] != before["contactId"]
+    assert after["conversationId"] != before["conversationId"]
+    stored = await conversation_messages(admin, after["conversationId"])
+    assert [m["content"] for m in stored] == ["Hello again"]
+    # What the browser saw fail: the old session's requests, and nothing else.
+    assert visitor.errors and all(before["sourceId"] in error for error in visitor.errors), visitor.errors

@@ -256,6 +256,19 @@
   }
 
   // The newest page of the conversation (the server answers up to HISTORY_PAGE messages, oldest first).
+  // A 404 for the conversation alone (an agent deleted it) keeps the visitor; any other 404 (the visitor or
+  // the inbox is gone) starts afresh.
+  function forgetStaleConversation(err) {
+    var code = err && err.body && err.body.code;
+    if (code === "CONVERSATION_NOT_FOUND") {
+      delete session.conversationId;
+      saveSession();
+      clearMessages();
+    } else {
+      forgetStaleSession();
+    }
+  }
+
   function loadHistory() {
     if (!session.sourceId || !session.conversationId) return Promise.resolve();
     return request("GET", conversationPath() + "/messages").then(
@@ -269,7 +282,8 @@
         markSeen();
       },
       function (err) {
-        if (err.status === 404) forgetStaleSession();
+        if (err.status === 404) forgetStaleConversation(err);
+        else if (identityRefused(err)) forgetStaleSession();
       }
     );
   }
@@ -427,8 +441,15 @@
         updateEmailPrompt();
       })
       .catch(function (err) {
-        if (err && err.status === 404 && session.sourceId) {
+        if (err && err.status === 404 && session.sourceId) forgetStaleConversation(err);
+        if (identityRefused(err)) {
+          // The inbox now demands identified visitors (or refused this one): this session is over.
           forgetStaleSession();
+          setFatal(t("identityRefused"));
+        }
+        if (!node.isConnected && ui) {
+          pendingNodes[echoId] = node; // the stale session's messages went; this one is still the visitor's
+          placeInLog(node, null);
         }
         node.classList.remove("cbx-pending");
         node.classList.add("cbx-failed");
@@ -490,7 +511,6 @@
     sending: "Sending…",
     notSent: "Not sent",
     notSentRetry: "Not sent. Tap to retry",
-    you: "You",
     agent: "Support",
     typing: "typing…",
     offline: "Reconnecting…",
@@ -511,7 +531,8 @@
     unavailable: "The chat is not available right now.",
   };
   function t(key) {
-    var value = STRINGS[key];
+    var custom = settings.strings && settings.strings[key];
+    var value = typeof custom === "string" ? custom : STRINGS[key];
     if (typeof value === "function") return value.apply(null, Array.prototype.slice.call(arguments, 1));
     return value;
   }
@@ -660,7 +681,17 @@
     host.style.setProperty("--cbx-color", color);
     host.style.setProperty("--cbx-on-color", textColorOn(color));
     var root = host.attachShadow({ mode: "open" });
-    root.appendChild(el("style", { text: CSS }));
+    // A constructed stylesheet is not an inline <style>, so a site whose Content-Security-Policy forbids
+    // 'unsafe-inline' styles still shows the widget styled; older browsers get the <style> element.
+    var sheet = null;
+    try {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      sheet = null;
+    }
+    if (!sheet) root.appendChild(el("style", { text: CSS }));
 
     var panelId = "cbx-panel";
     var title = inbox.name || "Chat";
