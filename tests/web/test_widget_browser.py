@@ -644,9 +644,11 @@ async def test_a_wrong_identity_hash_on_a_mandatory_inbox_is_refused_and_nothing
     assert visitor.errors == [f"POST {site_api(channel)}/contacts -> 401"], visitor.errors
 
 
-async def test_the_visitors_typing_reaches_the_agents(
+async def test_typing_shows_both_ways(
     admin: httpx.AsyncClient, site: Site, new_visitor: Any, agent_stream: AgentStream
 ) -> None:
+    from playwright.async_api import expect
+
     channel = await create_webchat(admin, site)
     visitor = await new_visitor()
     await open_widget(visitor, site.page(channel["embedScript"]))
@@ -655,13 +657,31 @@ async def test_the_visitors_typing_reaches_the_agents(
     assert session is not None
     conversation_id = session["conversationId"]
 
-    await visitor.page.get_by_role("textbox", name="Your message").press_sequentially("Is an M")
+    # The visitor types: the agents see conversation.typing_on, and typing_off once the message is sent.
+    box = visitor.page.get_by_role("textbox", name="Your message")
+    await box.press_sequentially("Is an M")
     typing = await agent_stream.next_matching("conversation.typing_on", conversationId=conversation_id)
     assert typing["sender"]["type"] == "contact"
-    # Idle for a few seconds (or sending) ends it.
-    await visitor.page.get_by_role("textbox", name="Your message").press("Enter")
+    await box.press("Enter")
     stopped = await agent_stream.next_matching("conversation.typing_off", conversationId=conversation_id)
     assert stopped["sender"]["type"] == "contact"
+
+    # An agent types: the visitor sees it, until the agent stops.
+    path = f"/api/v1/conversations/{conversation_id}/typing"
+    assert (await admin.post(path, json={"typing": True})).status_code == 204
+    indicator = visitor.shadow(".cbx-typing")
+    await expect(indicator).to_have_text("Acme support typing…", timeout=WAIT_MS)
+    await visitor.screenshot("agent-typing")
+    assert (await admin.post(path, json={"typing": False})).status_code == 204
+    await expect(indicator).to_be_hidden(timeout=WAIT_MS)
+    # And a reply ends it too.
+    assert (await admin.post(path, json={"typing": True})).status_code == 204
+    await expect(indicator).to_be_visible(timeout=WAIT_MS)
+    reply = await admin.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "An M fits"})
+    assert reply.status_code == 201, reply.text
+    answer = visitor.shadow(".cbx-out[data-id]").filter(has_text="An M fits")
+    await expect(answer).to_be_visible(timeout=WAIT_MS)
+    await expect(indicator).to_be_hidden()
     assert visitor.errors == []
 
 
