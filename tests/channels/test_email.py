@@ -11,6 +11,7 @@ from email.parser import BytesParser
 from typing import Any
 
 import aiosmtplib
+import certifi
 import httpx
 import pytest
 from aiosmtplib.errors import SMTPRecipientRefused
@@ -43,6 +44,7 @@ from chatbotx.channels.email import (
     reply_address_conversation,
     reply_subject,
     smtp_error,
+    smtp_send,
 )
 from chatbotx.kit.errors import InvalidData
 from tests.fakes.mail import (
@@ -50,9 +52,11 @@ from tests.fakes.mail import (
     Dovecot,
     FakeSmtp,
     Mailbox,
+    ServerCertificates,
     channel_config,
     free_port,
     mail,
+    make_certificates,
     run_dovecot,
     run_smtp,
 )
@@ -359,3 +363,58 @@ async def test_connect_checks_both_logins(imap_server: Dovecot, smtp_server: Fak
         with pytest.raises(ProviderError) as caught:
             await adapter.connect(ctx(channel_config(box, smtp_server, **change)))
         assert caught.value.code == code and where in caught.value.message
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> ServerCertificates:
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+async def test_tls_modes_verify_the_servers(
+    certificates: ServerCertificates, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STARTTLS and implicit TLS against both servers, certificates checked against the trusted CAs (here
+    our test CA, through OpenSSL's SSL_CERT_FILE); a server we cannot verify is refused."""
+    with run_dovecot(tls=certificates) as imap, run_smtp(certificates, mode) as smtp:
+        box = imap.add_mailbox()
+        config = channel_config(
+            box,
+            smtp,
+            smtpHost="localhost",
+            smtpTls=mode,
+            imapHost="localhost",
+            imapTls=mode,
+            imapPort=imap.port if mode == "starttls" else imap.tls_port,
+        )
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca))
+        adapter = EmailAdapter()
+        extra = await adapter.connect(ctx(config))
+        assert (extra["smtpTls"], extra["imapTls"]) == (mode, mode)
+        settings = mail_settings(ctx(config))
+        letter = compose(
+            settings,
+            to="jane@example.org",
+            subject="Hi",
+            text="Over TLS",
+            message_id="t@shop.example.com",
+            in_reply_to=None,
+            references=[],
+            automatic=False,
+            files=[],
+        )
+        await smtp_send(settings, letter, "jane@example.org")
+        [received] = smtp.received()
+        assert received.message["Message-ID"] == "<t@shop.example.com>"
+        box.append(mail())
+        fetched = imap_fetch(
+            settings, uid_validity=None, last_uid=0, since=dt.date.today(), cap=5, max_bytes=10_000
+        )
+        assert len(fetched.mails) == 1
+
+        monkeypatch.setenv("SSL_CERT_FILE", certifi.where())  # the public CAs only
+        with pytest.raises(ProviderError) as caught:
+            await adapter.connect(ctx(config))
+        assert (
+            caught.value.code == PROVIDER_UNAVAILABLE and "CERTIFICATE_VERIFY_FAILED" in caught.value.message
+        )

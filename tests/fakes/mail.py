@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import email
 import grp
 import imaplib
+import ipaddress
 import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -53,6 +56,78 @@ def require_dovecot() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+# ---------------------------------------------------------------------------------------------- TLS
+
+
+@dataclasses.dataclass
+class ServerCertificates:
+    """A throwaway CA and a server certificate it signed for localhost / 127.0.0.1 (PEM files)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_certificates(directory: Path) -> ServerCertificates:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ChatbotX test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    out = ServerCertificates(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    out.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    out.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    out.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    for path in (out.ca, out.cert, out.key):
+        path.chmod(0o644)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- IMAP
@@ -102,6 +177,7 @@ class Dovecot:
     port: int
     process: subprocess.Popen[bytes]
     count: int = 0
+    tls_port: int = 0  # implicit TLS (imaps), when started with certificates
 
     def add_mailbox(self) -> Mailbox:
         """A new, empty account."""
@@ -139,8 +215,14 @@ def _mail_owner() -> tuple[int, int, str | None]:
     return os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name
 
 
-def dovecot_config(root: Path, port: int) -> str:
+def dovecot_config(root: Path, port: int, tls: ServerCertificates | None = None, tls_port: int = 0) -> str:
+    """Plain IMAP on `port`; with `tls`, STARTTLS offered there too and implicit TLS on `tls_port`."""
     uid, gid, run_as = _mail_owner()
+    ssl = (
+        f"ssl = yes\nssl_cert = <{tls.cert}\nssl_key = <{tls.key}\nssl_dh = </usr/share/dovecot/dh.pem\n"
+        if tls
+        else "ssl = no\n"
+    )
     unprivileged = (
         f"default_login_user = {run_as}\ndefault_internal_user = {run_as}\n"
         f"default_internal_group = {grp.getgrgid(os.getgid()).gr_name}\n"
@@ -155,8 +237,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
 first_valid_uid = {uid}
@@ -177,7 +258,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 {chroot}}}
 service pop3-login {{
@@ -198,7 +281,7 @@ service imap {{
 
 
 @contextlib.contextmanager
-def run_dovecot() -> Iterator[Dovecot]:
+def run_dovecot(tls: ServerCertificates | None = None) -> Iterator[Dovecot]:
     """Start dovecot in the foreground (-F) with a config in a new temporary directory; stop it afterwards.
 
     The directory is world-readable (pytest's are private to their owner): dovecot's auth process reads the
@@ -213,12 +296,13 @@ def run_dovecot() -> Iterator[Dovecot]:
         os.chown(root / "mail", uid, gid)
     write_account(root, PROBE, PROBE_PASSWORD)
     port = free_port()
+    tls_port = free_port() if tls else 0
     config = root / "dovecot.conf"
-    config.write_text(dovecot_config(root, port))
+    config.write_text(dovecot_config(root, port, tls, tls_port))
     process = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    server = Dovecot(root, port, process)
+    server = Dovecot(root, port, process, tls_port=tls_port)
     probe = Mailbox(PROBE, PROBE_PASSWORD, port)
     deadline = time.monotonic() + 15
     while True:
@@ -310,17 +394,29 @@ class FakeSmtp:
 
 
 @contextlib.contextmanager
-def run_smtp() -> Iterator[FakeSmtp]:
-    """aiosmtpd on a free 127.0.0.1 port requiring AUTH (PLAIN/LOGIN over plain TCP: it is a test)."""
+def run_smtp(tls: ServerCertificates | None = None, mode: str = "none") -> Iterator[FakeSmtp]:
+    """aiosmtpd on a free 127.0.0.1 port requiring AUTH. `mode`: "none" (AUTH over plain TCP: it is a test),
+    "starttls" (STARTTLS required before anything else) or "tls" (implicit TLS), the last two with `tls`."""
     handler = _Handler()
     port = free_port()
+    options: dict[str, Any] = {}
+    if mode != "none":
+        assert tls is not None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls.cert, tls.key)
+        if mode == "starttls":
+            options = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+        else:
+            options = {"ssl_context": context, "auth_require_tls": False}
+    else:
+        options = {"auth_require_tls": False}
     controller = Controller(
         handler,
         hostname="127.0.0.1",
         port=port,
         authenticator=_Authenticator(),
         auth_required=True,
-        auth_require_tls=False,
+        **options,
     )
     controller.start()
     try:
