@@ -28,17 +28,28 @@ def dedupe_key(event: InboundEvent) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    """Dataclasses as dicts of their fields, datetimes as ISO text, containers copied (= what
+    `dataclasses.asdict` then a datetime pass gave, in one walk: this runs for every webhook event)."""
+    if isinstance(value, str | int | float | bool | None):
+        return value
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: _jsonable(getattr(value, name)) for name in _field_names(type(value))}
     return value
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def encode(event: InboundEvent) -> dict[str, Any]:
-    result: dict[str, Any] = _jsonable(dataclasses.asdict(event))
+    result: dict[str, Any] = _jsonable(event)
     return result
 
 

@@ -1,13 +1,17 @@
-"""Storing verified webhook events: one InboundEvent row per (inbox, dedupe key); a repeat is a no-op."""
+"""Storing verified webhook events: one InboundEvent row per (inbox, dedupe key); a repeat is a no-op.
+
+One statement (INSERT ... ON CONFLICT DO NOTHING RETURNING id), built once per dialect: the webhook endpoint
+runs it on an autocommit connection (no BEGIN/COMMIT round trips), other callers in their session.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from chatbotx.channels.base import InboundEvent as NormalizedEvent
 from chatbotx.inbound import codec
@@ -15,13 +19,20 @@ from chatbotx.kit.db import utcnow
 from chatbotx.kit.ids import new_id
 from chatbotx.models import InboundEvent
 
+INBOUND: Table = InboundEvent.__table__  # type: ignore[assignment]
+_INSERTS: dict[str, Insert] = {}
 
-def _insert(session: AsyncSession) -> Insert:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(InboundEvent).on_conflict_do_nothing(
-            index_elements=["inbox_id", "dedupe_key"]
+
+def _insert(dialect: str) -> Insert:
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:
+        module = postgresql if dialect == "postgresql" else sqlite
+        stmt = _INSERTS[dialect] = (
+            module.insert(INBOUND)
+            .on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
+            .returning(INBOUND.c.id)
         )
-    return sqlite.insert(InboundEvent).on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
+    return stmt
 
 
 def rows_for(workspace_id: int, inbox_id: int, events: Sequence[NormalizedEvent]) -> list[dict[str, Any]]:
@@ -53,9 +64,22 @@ def rows_for(workspace_id: int, inbox_id: int, events: Sequence[NormalizedEvent]
 async def store_events(
     session: AsyncSession, workspace_id: int, inbox_id: int, events: Sequence[NormalizedEvent]
 ) -> int:
-    """Insert the events not seen before (INSERT ... ON CONFLICT DO NOTHING); how many were new."""
+    """Insert the events not seen before (INSERT ... ON CONFLICT DO NOTHING) in `session`'s transaction; how
+    many were new."""
     rows = rows_for(workspace_id, inbox_id, events)
     if not rows:
         return 0
-    result = await session.execute(_insert(session).returning(InboundEvent.id), rows)
+    stmt = _insert(session.get_bind().dialect.name)
+    result = await session.execute(stmt, rows[0] if len(rows) == 1 else rows)
+    return len(result.all())
+
+
+async def insert_events(
+    conn: AsyncConnection, workspace_id: int, inbox_id: int, events: Sequence[NormalizedEvent]
+) -> int:
+    """`store_events` on a connection (the caller commits, or runs it in autocommit: it is one statement)."""
+    rows = rows_for(workspace_id, inbox_id, events)
+    if not rows:
+        return 0
+    result = await conn.execute(_insert(conn.dialect.name), rows[0] if len(rows) == 1 else rows)
     return len(result.all())

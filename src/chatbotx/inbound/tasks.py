@@ -24,6 +24,13 @@ async def kick(inbox_id: int) -> None:
     await process.kiq(inbox_id)
 
 
+async def kick_now(inbox_id: int) -> None:
+    """After a commit that stored events: when this process is draining the inbox already, ask that drain
+    for another pass (what the job would do on arrival, without a message through the broker); else kick."""
+    if not worker.drain_again(inbox_id):
+        await process.kiq(inbox_id)
+
+
 def start_sweeper() -> asyncio.Task[None]:
     """The sweeper loop as a background task of this process (API process or `server worker`)."""
     return asyncio.create_task(worker.run_sweeper(kick))

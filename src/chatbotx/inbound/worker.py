@@ -69,6 +69,15 @@ async def drain(inbox_id: int) -> int:
     return handled
 
 
+def drain_again(inbox_id: int) -> bool:
+    """If this process is draining the inbox, make it pass once more (it will see rows committed before this
+    call); whether it was."""
+    if inbox_id in _running:
+        _running[inbox_id] = True
+        return True
+    return False
+
+
 async def process_inbox(inbox_id: int) -> int:
     """The job: drain the inbox. Kicks arriving while this process drains it only ask for another pass,
     so a burst of webhooks costs one loop, in order."""
