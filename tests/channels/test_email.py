@@ -180,6 +180,13 @@ def test_a_mail_without_message_id_gets_a_stable_one() -> None:
     assert first.message.provider_message_id.endswith("@no-message-id.invalid")
 
 
+def test_the_address_is_the_lower_cased_source_id_and_the_written_email() -> None:
+    parsed = parse_mail(raw(mail(sender="Jane <Jane.Doe@Example.org>")))
+    assert parsed is not None
+    assert parsed.message.source_id == "jane.doe@example.org"
+    assert parsed.message.profile.email == "Jane.Doe@Example.org"  # the pipeline normalizes it as contacts do
+
+
 def test_a_mail_without_sender_is_not_a_message() -> None:
     assert parse_mail(b"Subject: hi\r\n\r\nbody\r\n") is None
 

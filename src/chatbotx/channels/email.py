@@ -216,6 +216,18 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     return [(a.display_name or "", a.addr_spec.lower()) for a in groups if a.addr_spec and "@" in a.addr_spec]
 
 
+def _sender_as_written(msg: Message) -> str | None:
+    for name in ("From", "Sender"):
+        try:
+            groups = getattr(msg.get(name), "addresses", None) or ()
+        except Exception:
+            continue
+        for a in groups:
+            if a.addr_spec and "@" in a.addr_spec:
+                return str(a.addr_spec)
+    return None
+
+
 def body_parts(msg: EmailMessage) -> tuple[Message | None, Message | None]:
     """The text/plain and text/html bodies of the mail (either may be missing)."""
     plain = msg.get_body(preferencelist=("plain",))
@@ -290,6 +302,7 @@ def parse_mail(raw: bytes) -> ParsedMail | None:
     if not senders:
         return None
     name, address = senders[0]
+    written = _sender_as_written(msg) or address  # the contact's email keeps the local part's case
     ids = message_ids(_header(msg, "Message-ID"))
     # No Message-ID (rare, broken senders): a digest of the raw mail, so fetching it again stays a repeat.
     message_id = ids[0] if ids else f"sha256:{hashlib.sha256(raw).hexdigest()}@no-message-id.invalid"
@@ -342,7 +355,7 @@ def parse_mail(raw: bytes) -> ParsedMail | None:
         text=text or (subject if not attachments else None) or None,
         attachments=attachments,
         attributes=attributes,
-        profile=ContactProfile(first_name=first or None, last_name=last.strip() or None, email=address),
+        profile=ContactProfile(first_name=first or None, last_name=last.strip() or None, email=written),
         sent_at=_date(msg),
         thread=thread,
     )
