@@ -10,6 +10,8 @@ import time
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatbotx.channels.base import RatePlan
 from chatbotx.dispatcher import media, outbound, policy
@@ -131,6 +133,26 @@ def test_window_rules() -> None:
     text = policy.outside_window_message("whatsapp", day, NOW)
     assert "24-hour" in text and "WhatsApp" in text and "template" in text
     assert policy.phone_source_id("+1 (650) 555-1234") == "16505551234"
+
+
+@given(
+    channel=st.sampled_from(["messenger", "instagram", "whatsapp"]),
+    tag=st.sampled_from([None, *policy.MESSAGE_TAGS]),
+    ago=st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=30)),
+)
+def test_what_may_be_sent_when(channel: str, tag: str | None, ago: dt.timedelta) -> None:
+    """24 hours free-form; on Messenger/Instagram HUMAN_AGENT for 7 days and the update tags at any time."""
+    attributes = {"tag": tag} if tag else {}
+    window = policy.window_for(channel, dt.timedelta(hours=24), "text", attributes)
+    sendable = window is None or policy.window_open(NOW - ago, window, NOW)
+    tagged = channel in policy.TAG_CHANNELS and tag is not None
+    if tagged and tag != "HUMAN_AGENT":
+        assert sendable
+    elif tagged:
+        assert sendable == (ago < dt.timedelta(days=7))
+    else:
+        assert sendable == (ago < dt.timedelta(hours=24))
+    assert policy.window_for(channel, dt.timedelta(hours=24), "template", attributes) is None
 
 
 def test_outbound_mapping() -> None:
