@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tests.cli.conftest import Cli
 
+WEBCHAT_CONFIG = '{"websiteUrl": "https://shop.example.com"}'  # a webchat channel needs its website
+
 
 def contact_identifier(cli: Cli) -> tuple[str, str]:
     contact = cli("contacts", "create", "--email", "recipe@example.com", "--json").json()
@@ -26,7 +28,9 @@ def test_send_a_flow_to_a_contact(cli: Cli) -> None:
     cli.server.require("createContact", "sendContactFlow", "createFlow", "createChannel", "sendMessage")
     _cid, identifier = contact_identifier(cli)
     # the contact talks on a webchat inbox, so the flow has a conversation to run in
-    inbox = cli("channels", "create", "--name", "Web", "--channel", "webchat", "-q").out.strip()
+    inbox = cli(
+        "channels", "create", "--name", "Web", "--channel", "webchat", "--config", WEBCHAT_CONFIG, "-q"
+    ).out.strip()
     cli("contacts", "message", "send", identifier, "--text", "Hi", "--inboxId", inbox)
     cli("flows", "create", "--name", "Other")
     welcome = cli("flows", "create", "--name", "Welcome", "--json").json()

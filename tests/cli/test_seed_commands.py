@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tests.cli.conftest import Cli
 
+WEBCHAT_CONFIG = '{"websiteUrl": "https://shop.example.com"}'  # a webchat channel needs its website
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -241,7 +243,19 @@ def test_block_and_unblock(cli: Cli) -> None:
 
 def webchat_inbox(cli: Cli) -> str:
     cli.server.require("createChannel")
-    return str(cli("channels", "create", "--name", unique("web"), "--channel", "webchat", "-q").out.strip())
+    return str(
+        cli(
+            "channels",
+            "create",
+            "--name",
+            unique("web"),
+            "--channel",
+            "webchat",
+            "--config",
+            WEBCHAT_CONFIG,
+            "-q",
+        ).out.strip()
+    )
 
 
 def test_contact_messages(cli: Cli) -> None:
