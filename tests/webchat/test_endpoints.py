@@ -160,7 +160,7 @@ async def test_visitor_conversation_and_messages(
         (0, "Hello, is anyone there?"),
         (1, "Yes, how can I help?"),
     ]
-    assert listed[1]["sender"]["type"] == "user"
+    assert listed[1]["sender"]["type"] == "user" and listed[1]["sender"]["name"] == "Owner"  # never an email
     one = (await public.get(webchat.conversation(source, conv["id"]))).json()
     assert [m["content"] for m in one["messages"]] == ["Hello, is anyone there?", "Yes, how can I help?"]
     convs = (await public.get(f"{webchat.contact(source)}/conversations")).json()

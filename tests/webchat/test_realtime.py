@@ -66,6 +66,7 @@ async def test_agent_reply_reaches_the_visitor_not_notes_nor_others(
         assert reply.event == "message.created"
         assert reply.data["content"] == "Hi! How can I help?" and reply.data["message_type"] == 1
         assert reply.data["conversation_id"] == conv["id"] and reply.data["status"] == "queued"
+        assert reply.data["sender"]["type"] == "user" and reply.data["sender"]["name"] == "Owner"
         # The dispatcher sends it through the webchat adapter (nothing to call) and marks it sent.
         assert delivered.event == "message.updated"
         assert delivered.data["id"] == reply.data["id"] and delivered.data["status"] == "sent"

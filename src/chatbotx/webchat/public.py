@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from chatbotx.models import Conversation
@@ -29,20 +30,33 @@ def message_type(direction: str, sender_type: str, content_type: str) -> int:
     return INCOMING if direction == "incoming" else OUTGOING
 
 
-def _sender(payload: dict[str, Any]) -> PublicSender | None:
+def agent_id(payload: dict[str, Any]) -> int | None:
+    """The member id of the agent who sent the message in `payload`, if an agent did."""
+    sender = payload.get("senderId")
+    if payload.get("senderType") != "agent" or sender is None:
+        return None
+    try:
+        return int(sender)
+    except (TypeError, ValueError):
+        return None
+
+
+def _sender(payload: dict[str, Any], names: Mapping[int, str | None]) -> PublicSender | None:
     kind = payload.get("senderType")
     sender_id = payload.get("senderId")
     if kind == "contact":
         return PublicSender(id=sender_id or payload.get("contactId"), type="contact")
     if kind == "agent":
-        return PublicSender(id=sender_id, type="user")
+        member = agent_id(payload)
+        return PublicSender(id=sender_id, type="user", name=names.get(member) if member is not None else None)
     if kind == "bot":
         return PublicSender(id=sender_id, type="agent_bot")
     return None
 
 
-def public_message(payload: dict[str, Any]) -> PublicMessage:
-    """`payload`: the message as the agent API and message.* events show it (camelCase)."""
+def public_message(payload: dict[str, Any], names: Mapping[int, str | None] | None = None) -> PublicMessage:
+    """`payload`: the message as the agent API and message.* events show it (camelCase); `names`: agents'
+    display names by member id."""
     attributes = dict(payload.get("contentAttributes") or {})
     echo_id = attributes.pop("echoId", None)
     return PublicMessage(
@@ -58,7 +72,7 @@ def public_message(payload: dict[str, Any]) -> PublicMessage:
         created_at=epoch(payload.get("createdAt")),
         conversation_id=str(payload["conversationId"]),
         attachments=list(payload.get("attachments") or []),
-        sender=_sender(payload),
+        sender=_sender(payload, names or {}),
         echo_id=echo_id,
         status=payload.get("status") or "sent",
     )

@@ -21,8 +21,8 @@ from chatbotx.events.service import CATCH_UP_MARGIN, HEARTBEAT_SECONDS, REPLAY_P
 from chatbotx.kit import events
 from chatbotx.kit.db import get_database
 from chatbotx.models import Conversation, Event
-from chatbotx.webchat.public import public_conversation_event, public_message
-from chatbotx.webchat.service import TYPING_OFF, TYPING_ON
+from chatbotx.webchat.public import agent_id, public_conversation_event, public_message
+from chatbotx.webchat.service import TYPING_OFF, TYPING_ON, agent_names
 
 REPLAY_LIMIT = 5000
 MESSAGE_EVENTS = (events.MESSAGE_CREATED, events.MESSAGE_UPDATED)
@@ -39,6 +39,7 @@ class Audience:
     # Conversation ids known to be (True) or not to be (False) this visitor's, for typing events that name
     # only a conversation.
     known: dict[int, bool] = dataclasses.field(default_factory=dict)
+    names: dict[int, str | None] = dataclasses.field(default_factory=dict)  # agents' names by member id
 
 
 def _id(value: Any) -> int | None:
@@ -90,7 +91,12 @@ async def public_event(audience: Audience, type: str, payload: dict[str, Any]) -
         conversation_id = _id(payload.get("conversationId"))
         if conversation_id is not None:
             audience.known[conversation_id] = True
-        data = public_message(payload)
+        member = agent_id(payload)
+        if member is not None and member not in audience.names:
+            async with get_database().sessionmaker() as session:
+                audience.names.update(await agent_names(session, audience.workspace_id, [payload]))
+            audience.names.setdefault(member, None)
+        data = public_message(payload, audience.names)
     elif type == events.CONVERSATION_STATUS_CHANGED:
         if _id(payload.get("inboxId")) != audience.inbox_id or _contact_of(payload) != audience.contact_id:
             return None

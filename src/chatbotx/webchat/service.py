@@ -35,9 +35,9 @@ from chatbotx.kit.errors import Conflict, NotFound, Unauthorized, invalid_field
 from chatbotx.kit.ids import new_id, parse_id
 from chatbotx.kit.normalize import normalize_email, normalize_phone
 from chatbotx.messages.schemas import Message as MessageOut
-from chatbotx.models import Contact, ContactInbox, ContactNote, Conversation, Inbox, Message
+from chatbotx.models import Contact, ContactInbox, ContactNote, Conversation, Inbox, Member, Message, User
 from chatbotx.webchat import schemas
-from chatbotx.webchat.public import public_conversation, public_message
+from chatbotx.webchat.public import agent_id, public_conversation, public_message
 
 CHANNEL = "webchat"
 MESSAGES_PAGE = 20
@@ -418,7 +418,24 @@ async def list_messages(
             raise invalid_field("before", "must be a message id")
         stmt = stmt.where(Message.id < cursor)
     rows = list((await session.execute(stmt.order_by(Message.id.desc()).limit(MESSAGES_PAGE))).scalars())
-    return [public_message(_message_json(m)) for m in reversed(rows)]
+    payloads = [_message_json(m) for m in reversed(rows)]
+    names = await agent_names(session, conversation.workspace_id, payloads)
+    return [public_message(p, names) for p in payloads]
+
+
+async def agent_names(
+    session: AsyncSession, workspace_id: int, payloads: list[dict[str, Any]]
+) -> dict[int, str | None]:
+    """The display names of the agents who sent these messages (member id -> the user's name; no emails)."""
+    ids = {member for p in payloads if (member := agent_id(p)) is not None}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Member.id, User.name)
+        .join(User, User.id == Member.user_id)
+        .where(Member.workspace_id == workspace_id, Member.id.in_(ids))
+    )
+    return {row.id: row.name or None for row in rows}
 
 
 def _message_json(message: Message) -> dict[str, Any]:
