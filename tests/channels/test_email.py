@@ -341,6 +341,11 @@ def test_imap_fetch_cursor_cap_and_uidvalidity(imap_server: Dovecot, smtp_server
         settings, uid_validity=first.uid_validity + 1, last_uid=5, since=today, cap=10, max_bytes=10_000
     )
     assert [m.uid for m in again.mails] == [1, 2, 3, 4, 5]
+    # A byte budget stops a poll early (at least one mail is taken); the rest is "more".
+    small = imap_fetch(
+        settings, uid_validity=first.uid_validity, last_uid=0, since=today, cap=10, max_bytes=10_000, budget=1
+    )
+    assert [m.uid for m in small.mails] == [1] and small.more
     # A mail over the size limit: only its header.
     box.append(mail(message_id="<big@example.org>", text="x" * 5000))
     big = imap_fetch(

@@ -643,7 +643,9 @@ class Fetched:
 
 _UID = re.compile(rb"\bUID (\d+)")
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
-FETCH_CHUNK = 20
+FETCH_CHUNK = 20  # mails per FETCH
+CHUNK_BYTES = 16 * 1024 * 1024  # and about this many bytes per FETCH
+POLL_BYTES = 128 * 1024 * 1024  # about this many bytes per poll (each mail counts up to max_bytes)
 
 
 def _fetch_items(conn: imaplib.IMAP4, uids: list[int], item: str) -> dict[int, bytes]:
@@ -661,6 +663,18 @@ def _fetch_items(conn: imaplib.IMAP4, uids: list[int], item: str) -> dict[int, b
     return out
 
 
+def _sizes(conn: imaplib.IMAP4, uids: list[int]) -> dict[int, int]:
+    if not uids:
+        return {}
+    typ, data = conn.uid("FETCH", ",".join(map(str, uids)), "(UID RFC822.SIZE)")
+    sizes: dict[int, int] = {}
+    for entry in data if typ == "OK" else []:
+        head = entry[0] if isinstance(entry, tuple) else entry
+        if isinstance(head, bytes) and (u := _UID.search(head)) and (s := _SIZE.search(head)):
+            sizes[int(u.group(1))] = int(s.group(1))
+    return sizes
+
+
 def imap_fetch(
     settings: MailSettings,
     *,
@@ -669,10 +683,11 @@ def imap_fetch(
     since: dt.date,
     cap: int,
     max_bytes: int,
+    budget: int = POLL_BYTES,
 ) -> Fetched:
     """New mail in INBOX: UIDs above `last_uid` (all mail since `since` when the cursor is new or UIDVALIDITY
-    changed), oldest first, at most `cap`; bodies with BODY.PEEK[] (never marks a mail seen), only the header
-    of a mail over `max_bytes`."""
+    changed), oldest first, at most `cap` mails and about `budget` bytes; bodies with BODY.PEEK[] (never marks
+    a mail seen) a few at a time, only the header of a mail over `max_bytes`."""
     with imap_session(settings) as conn:
         current = _select_inbox(conn)
         if uid_validity != current or not last_uid:
@@ -684,25 +699,37 @@ def imap_fetch(
             raise ProviderError(PROVIDER_ERROR, f"The IMAP server refused SEARCH ({data!r})")
         found = sorted({int(x) for x in (data[0] or b"").split() if x.isdigit() and int(x) > last_uid})
         uids = found[:cap]
+        more = len(found) > cap
+        sizes = _sizes(conn, uids)
         mails: list[FetchedMail] = []
-        for start in range(0, len(uids), FETCH_CHUNK):
-            chunk = uids[start : start + FETCH_CHUNK]
-            typ, data = conn.uid("FETCH", ",".join(map(str, chunk)), "(UID RFC822.SIZE)")
-            sizes: dict[int, int] = {}
-            for entry in data if typ == "OK" else []:
-                head = entry[0] if isinstance(entry, tuple) else entry
-                if isinstance(head, bytes) and (u := _UID.search(head)) and (s := _SIZE.search(head)):
-                    sizes[int(u.group(1))] = int(s.group(1))
+
+        def fetch(chunk: list[int]) -> None:
             small = [u for u in chunk if sizes.get(u, 0) <= max_bytes]
             large = [u for u in chunk if sizes.get(u, 0) > max_bytes]
             bodies = _fetch_items(conn, small, "BODY.PEEK[]")
             headers = _fetch_items(conn, large, "BODY.PEEK[HEADER]")
-            for uid in chunk:
+            for uid in chunk:  # a mail expunged meanwhile is in neither: passed over
                 if uid in bodies:
                     mails.append(FetchedMail(uid, bodies[uid], sizes.get(uid, len(bodies[uid])), True))
                 elif uid in headers:
                     mails.append(FetchedMail(uid, headers[uid], sizes[uid], False))
-        return Fetched(current, mails, len(found) > cap)
+
+        chunk: list[int] = []
+        chunk_bytes = total = 0
+        for uid in uids:
+            if total >= budget:  # the rest next poll (at once: `more`)
+                more = True
+                break
+            size = min(sizes.get(uid, 0), max_bytes)
+            chunk.append(uid)
+            chunk_bytes += size
+            total += size
+            if len(chunk) >= FETCH_CHUNK or chunk_bytes >= CHUNK_BYTES:
+                fetch(chunk)
+                chunk, chunk_bytes = [], 0
+        if chunk:
+            fetch(chunk)
+        return Fetched(current, mails, more)
 
 
 # ---------------------------------------------------------------------------------------------- adapter
