@@ -140,3 +140,14 @@ async def test_an_unreachable_server_is_retried_later(
         )
     async with db.get_database().sessionmaker() as session:
         assert (await session.get_one(Inbox, inbox_id)).status == "active"
+
+
+async def test_broken_settings_are_reported_not_crashed_on(tenant: Tenant) -> None:
+    async with db.get_database().sessionmaker() as session:  # written behind the API's back
+        inbox = Inbox(workspace_id=int(tenant.workspace_id), name="Broken", channel="smtp", config={})
+        session.add(inbox)
+        await db.commit(session)
+        inbox_id = inbox.id
+    assert await email_poll.poll_now(inbox_id) is None
+    row = await poll_row(inbox_id)
+    assert row.failures == 1 and "settings are incomplete: config.fromAddress" in (row.last_error or "")

@@ -743,7 +743,7 @@ def raw_file_ref(file_id: int, index: int) -> str:
     return f"{RAW_PREFIX}{file_id}:{index}"
 
 
-def _config_error(exc: Exception) -> ProviderError:
+def config_error(exc: Exception) -> ProviderError:
     return ProviderError(
         PROVIDER_ERROR, f"The email channel's settings are incomplete: {getattr(exc, 'message', exc)}"
     )
@@ -808,7 +808,7 @@ class EmailAdapter:
         try:
             settings = mail_settings(ctx)
         except Exception as exc:
-            raise _config_error(exc) from exc
+            raise config_error(exc) from exc
         if message.template is not None:
             raise ProviderError(INVALID_MESSAGE, "Email has no message templates; send text instead")
         recipient = message.recipient.strip()

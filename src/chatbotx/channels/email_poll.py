@@ -30,6 +30,7 @@ from chatbotx.channels.email import (
     Fetched,
     MailSettings,
     ParsedMail,
+    config_error,
     imap_fetch,
     mail_settings,
     parse_mail,
@@ -39,6 +40,7 @@ from chatbotx.channels.email import (
 from chatbotx.files import service as files
 from chatbotx.inbound import codec, store, tasks
 from chatbotx.kit.db import commit, get_database, utcnow
+from chatbotx.kit.errors import ApiError
 from chatbotx.models import ChannelPoll, Conversation, InboundEvent, Inbox, Message
 from chatbotx.settings import get_settings
 
@@ -272,7 +274,10 @@ async def poll_inbox(inbox_id: int, *, force: bool = False) -> PollResult | None
         await release(inbox_id)
         return None
     try:
-        settings = mail_settings(channel_context(inbox))
+        try:
+            settings = mail_settings(channel_context(inbox))
+        except ApiError as exc:  # settings changed behind the API's back: say so, do not crash the round
+            raise config_error(exc) from exc
         state = claimed["state"]
         since = (claimed["last_polled_at"] or inbox.created_at) - FIRST_POLL_LOOKBACK
         fetched = await asyncio.to_thread(
