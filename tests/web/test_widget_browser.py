@@ -830,3 +830,52 @@ async def test_a_deleted_visitor_starts_afresh(
     assert [m["content"] for m in stored] == ["Hello again"]
     # What the browser saw fail: the old session's requests, and nothing else.
     assert visitor.errors and all(before["sourceId"] in error for error in visitor.errors), visitor.errors
+
+
+SET_VISIBILITY = """state => {
+    Object.defineProperty(document, "visibilityState", {configurable: true, get: () => state});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+TRACK_EVENT_SOURCES = """(() => {
+    const Original = window.EventSource;
+    window.__sources = [];
+    window.EventSource = class extends Original {
+        constructor(...args) { super(...args); window.__sources.push(this); }
+    };
+})()"""
+
+
+async def test_a_tab_hidden_for_a_minute_lets_its_stream_go_and_catches_up_when_shown(
+    admin: httpx.AsyncClient, site: Site, new_visitor: Any
+) -> None:
+    """Each tab's stream holds one of the browser's 6 connections to the server (HTTP/1.1)."""
+    from playwright.async_api import expect
+
+    channel = await create_webchat(admin, site)
+    visitor = await new_visitor()
+    await visitor.context.add_init_script(TRACK_EVENT_SOURCES)
+    await visitor.page.clock.install()
+    await open_widget(visitor, site.page(channel["embedScript"]))
+    await say(visitor, "I'll be in another tab")
+    session = await stored_session(visitor, channel["inboxIdentifier"])
+    assert session is not None
+    await visitor.page.keyboard.press("Escape")
+
+    await visitor.page.evaluate(SET_VISIBILITY, "hidden")
+    await visitor.page.clock.fast_forward("00:59")
+    assert await visitor.page.evaluate("window.__sources.map(s => s.readyState)") == [1]  # open still
+    await visitor.page.clock.fast_forward("00:02")
+    assert await visitor.page.evaluate("window.__sources.map(s => s.readyState)") == [2]  # closed
+
+    reply = await admin.post(
+        f"/api/v1/conversations/{session['conversationId']}/messages", json={"text": "Answered meanwhile"}
+    )
+    assert reply.status_code == 201, reply.text
+    await visitor.page.evaluate(SET_VISIBILITY, "visible")
+    await expect(visitor.page.get_by_role("button", name="Open chat, 1 unread message")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    assert await visitor.page.evaluate("window.__sources.map(s => s.readyState)") == [2, 1]
+    await visitor.page.get_by_role("button", name="Open chat, 1 unread message").click()
+    await expect(visitor.shadow(".cbx-out[data-id]").filter(has_text="Answered meanwhile")).to_be_visible()
+    assert visitor.errors == []

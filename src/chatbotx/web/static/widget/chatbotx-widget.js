@@ -30,6 +30,7 @@
   var TYPING_IDLE_MS = 3000;
   var AGENT_TYPING_MAX_MS = 30000;
   var HISTORY_PAGE = 20; // messages per page of GET .../messages
+  var HIDDEN_STREAM_MS = 60000;
   var queued = []; // API calls made before the widget finished booting
 
   // ---------------------------------------------------------------- storage (never throws: private modes)
@@ -269,14 +270,15 @@
     }
   }
 
-  function loadHistory() {
+  // catchUp: after time away from the stream, so a new agent reply counts as unread while the panel is closed.
+  function loadHistory(catchUp) {
     if (!session.sourceId || !session.conversationId) return Promise.resolve();
     return request("GET", conversationPath() + "/messages").then(
       function (data) {
         var list = sortedMessages(data);
         if (olderCursor === null && list.length >= HISTORY_PAGE) olderCursor = String(list[0].id);
         list.forEach(function (m) {
-          renderMessage(m, { quiet: true });
+          renderMessage(m, { quiet: !catchUp });
         });
         updateEmailPrompt();
         markSeen();
@@ -322,17 +324,19 @@
 
   // ---------------------------------------------------------------- realtime (Server-Sent Events)
 
-  function connectEvents() {
+  function connectEvents(catchUp) {
     if (events || !session.sourceId || !session.pubsubToken || typeof EventSource === "undefined") return;
     var url =
       inboxUrl + contactPath() + "/events?pubsub_token=" + encodeURIComponent(session.pubsubToken);
     var source = new EventSource(url);
+    source.catchUp = !!catchUp;
     var hadError = false;
     events = source;
     source.addEventListener("open", function () {
-      if (hadError) {
+      if (hadError || source.catchUp) {
         hadError = false;
-        loadHistory(); // catch up on anything said while we were away (merged by message id)
+        source.catchUp = false;
+        loadHistory(true); // catch up on anything said while we were away (merged by message id)
       }
       setOffline(false);
     });
@@ -343,11 +347,11 @@
         events = null;
         request("GET", contactPath()).then(
           function () {
-            setTimeout(connectEvents, 5000);
+            setTimeout(connectEvents, 5000, true);
           },
           function (err) {
             if (err.status === 404 || err.status === 401 || err.status === 403) forgetStaleSession();
-            else setTimeout(connectEvents, 5000);
+            else setTimeout(connectEvents, 5000, true);
           }
         );
       }
@@ -362,7 +366,8 @@
     });
     source.addEventListener("message.updated", function (e) {
       var m = parse(e.data);
-      if (m && belongsHere(m)) renderMessage(m, { quiet: true });
+      // An update of a message not shown yet means its creation was missed (a reconnect): it is new here.
+      if (m && belongsHere(m)) renderMessage(m, {});
     });
     source.addEventListener("conversation.typing_on", function (e) {
       var c = parse(e.data);
@@ -1319,8 +1324,23 @@
     );
   }
 
+  // A browser opens at most 6 connections to a server over HTTP/1.1, and every tab's stream holds one: a tab
+  // hidden for a minute lets its stream go, and catches up when it is shown again.
+  var hiddenTimer = null;
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") markSeen();
+    if (document.visibilityState === "hidden") {
+      if (!hiddenTimer) {
+        hiddenTimer = setTimeout(function () {
+          hiddenTimer = null;
+          if (document.visibilityState === "hidden") closeEvents();
+        }, HIDDEN_STREAM_MS);
+      }
+      return;
+    }
+    clearTimeout(hiddenTimer);
+    hiddenTimer = null;
+    if (!events && ui && session.sourceId) connectEvents(true);
+    markSeen();
   });
 
   if (document.body) boot();
