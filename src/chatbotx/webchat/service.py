@@ -314,13 +314,14 @@ async def update_visitor(session: AsyncSession, visitor: Visitor, body: schemas.
 # --- conversations ---------------------------------------------------------------------------------------
 
 
-async def _conversation_event(
-    session: AsyncSession, conversation: Conversation, type: str, previous_status: str | None = None
+async def _conversation_events(
+    session: AsyncSession, conversation: Conversation, types: list[str], previous_status: str | None = None
 ) -> None:
+    """Publish the conversation's `types` events with its object as the agent API shows it."""
     out = (await conversations.objects(session, [conversation.id], refresh=True))[0]
-    await events.publish(
-        session, conversation.workspace_id, type, conversations.event_payload(out, previous_status)
-    )
+    payload = conversations.event_payload(out, previous_status)
+    for type in types:
+        await events.publish(session, conversation.workspace_id, type, payload)
 
 
 async def create_conversation(
@@ -340,7 +341,7 @@ async def create_conversation(
     )
     session.add(conversation)
     await session.flush()
-    await _conversation_event(session, conversation, events.CONVERSATION_CREATED)
+    await _conversation_events(session, conversation, [events.CONVERSATION_CREATED])
     return public_conversation(conversation)
 
 
@@ -399,7 +400,7 @@ async def typing(session: AsyncSession, visitor: Visitor, conversation: Conversa
 async def update_last_seen(session: AsyncSession, conversation: Conversation) -> schemas.PublicConversation:
     conversation.contact_last_read_at = utcnow()
     await session.flush()
-    await _conversation_event(session, conversation, events.CONVERSATION_UPDATED)
+    await _conversation_events(session, conversation, [events.CONVERSATION_UPDATED])
     return public_conversation(conversation)
 
 
@@ -494,14 +495,11 @@ async def create_message(
         ) from exc
     payload = _message_json(message)
     await events.publish(session, message.workspace_id, events.MESSAGE_CREATED, payload)
-    if previous != conversation.status:
-        await _conversation_event(session, conversation, events.CONVERSATION_STATUS_CHANGED, previous)
-    await _conversation_event(
-        session,
-        conversation,
-        events.CONVERSATION_UPDATED,
-        previous if previous != conversation.status else None,
-    )
+    if previous != conversation.status:  # reopened
+        types = [events.CONVERSATION_STATUS_CHANGED, events.CONVERSATION_UPDATED]
+        await _conversation_events(session, conversation, types, previous)
+    else:
+        await _conversation_events(session, conversation, [events.CONVERSATION_UPDATED])
     return public_message(payload)
 
 
