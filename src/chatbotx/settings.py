@@ -43,7 +43,7 @@ class Settings(BaseSettings):
         description="Webchat public API: visitor messages per minute per client IP and inbox; 0 disables.",
     )
     webchat_max_body_bytes: int = Field(
-        default=16_384, description="Webchat public API: largest request body accepted."
+        default=32_768, description="Webchat public API: largest request body accepted."
     )
     db_pool_size: int = 10
     log_level: str = "info"

@@ -323,10 +323,17 @@ async def test_limits_on_bodies_and_content(webchat: Webchat, public: httpx.Asyn
     assert empty.status_code == 422
     huge = await public.post(
         f"{webchat.conversation(source, conv['id'])}/messages",
-        content=b'{"content": "' + b"x" * 20_000 + b'"}',
+        content=b'{"content": "' + b"x" * 40_000 + b'"}',
         headers={"Content-Type": "application/json"},
     )
     assert huge.status_code == 413 and huge.json()["code"] == "PAYLOAD_TOO_LARGE"
+    # The longest message in 4-byte characters fits the body limit (sent as a browser's JSON.stringify does).
+    widest = await public.post(
+        f"{webchat.conversation(source, conv['id'])}/messages",
+        content=b'{"content": "' + ("\U0001f600" * 5000).encode() + b'"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert widest.status_code == 200, widest.text
     assert huge.headers["access-control-allow-origin"] == "*"
     malformed = await public.post(
         f"{webchat.base}/contacts", content=b"{", headers={"Content-Type": "application/json"}
