@@ -13,6 +13,7 @@ COMMIT round trips). The job is kicked once the row is stored.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -77,6 +78,7 @@ _READ_INBOX = select(INBOX.c.workspace_id, INBOX.c.channel, INBOX.c.config, INBO
     INBOX.c.id == bindparam("inbox_id")
 )
 CONTEXTS_KEPT = 1024
+_sqlite_writes = asyncio.Lock()
 
 # inbox id -> ((config as JSON, sealed credentials, HTTP client), context): rebuilt when any of them changed.
 _contexts: dict[int, tuple[tuple[bytes, str | None, int], ChannelContext]] = {}
@@ -135,8 +137,13 @@ async def receive(request: Request) -> Response:
             events = adapter.parse(ctx, webhook)
         except Exception:
             return _error(BusinessError("The webhook body could not be parsed.", code="INVALID_WEBHOOK"))
-        stored = await store.insert_events(conn, ctx.workspace_id, ctx.inbox_id, events)
-        await conn.commit()  # SQLite; on PostgreSQL the statement committed already
+        if conn.dialect.name == "postgresql":
+            stored = await store.insert_events(conn, ctx.workspace_id, ctx.inbox_id, events)
+        else:
+            # SQLite has one writer: concurrent webhooks queue here rather than on its lock (busy waits).
+            async with _sqlite_writes:
+                stored = await store.insert_events(conn, ctx.workspace_id, ctx.inbox_id, events)
+                await conn.commit()
     if stored:
         await tasks.kick_now(ctx.inbox_id)
     return Response(
