@@ -112,8 +112,6 @@ class ListContactsRoute(APIRoute):
             if page is None:
                 return await declared(request)
             async with get_database().engine.connect() as conn:
-                if conn.dialect.name == "postgresql":
-                    await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement: no BEGIN
                 data, page_count = await plain_list.list_page(conn, principal.workspace_id, page)
             return _page_response(data, page_count)
 

@@ -46,11 +46,27 @@ def page_sql(dialect: Dialect, per_page: int, offset: int) -> tuple[tuple[str, .
     return tuple(compiled.string.split(_WS)), len(compiled.positiontup or ())
 
 
+async def fetch(conn: AsyncConnection, sql: str, parameters: tuple[Any, ...]) -> Sequence[Any]:
+    """The rows of `sql` run on the driver's connection, outside any transaction, as SQLAlchemy would announce
+    them to the engine's cursor events. A driver error invalidates the connection, as SQLAlchemy's would."""
+    sync = conn.sync_connection
+    if sync is not None:
+        for announce in sync.dispatch.before_cursor_execute:  # as Connection._execute_context calls them
+            sql, parameters = announce(sync, None, sql, parameters, None, False)
+    driver = (await conn.get_raw_connection()).driver_connection
+    try:
+        if conn.dialect.name == "postgresql":
+            return await driver.fetch(sql, *parameters)  # type: ignore[union-attr]
+        return await driver.execute_fetchall(sql, parameters)  # type: ignore[union-attr]
+    except BaseException as exc:  # an error or a cancellation may leave the connection in any state
+        await conn.invalidate(exc)
+        raise
+
+
 async def list_page(conn: AsyncConnection, workspace_id: int, page: PageParams) -> tuple[str, int]:
     """One page of the workspace's contacts as a JSON array text, and the page count."""
     parts, params = page_sql(conn.dialect, page.per_page, page.offset)
-    sql = str(int(workspace_id)).join(parts)
-    rows: Sequence[Any] = (await conn.exec_driver_sql(sql, (workspace_id,) * params)).all()
+    rows = await fetch(conn, str(int(workspace_id)).join(parts), (workspace_id,) * params)
     if rows:
         total = rows[0][0] or 0
     else:  # past the last page
