@@ -879,3 +879,40 @@ async def test_a_tab_hidden_for_a_minute_lets_its_stream_go_and_catches_up_when_
     await visitor.page.get_by_role("button", name="Open chat, 1 unread message").click()
     await expect(visitor.shadow(".cbx-out[data-id]").filter(has_text="Answered meanwhile")).to_be_visible()
     assert visitor.errors == []
+
+
+async def test_a_message_written_offline_is_retried_and_stored_once(
+    admin: httpx.AsyncClient, site: Site, new_visitor: Any
+) -> None:
+    from playwright.async_api import expect
+
+    channel = await create_webchat(admin, site)
+    visitor = await new_visitor()
+    await open_widget(visitor, site.page(channel["embedScript"]))
+    await say(visitor, "First, online")
+    session = await stored_session(visitor, channel["inboxIdentifier"])
+    assert session is not None
+
+    await visitor.context.set_offline(True)
+    box = visitor.page.get_by_role("textbox", name="Your message")
+    await box.fill("Second, on a train")
+    await box.press("Enter")
+    failed = visitor.shadow(".cbx-failed").filter(has_text="Second, on a train")
+    await expect(failed).to_contain_text("Not sent.", timeout=WAIT_MS)
+    await visitor.screenshot("not-sent")
+
+    await visitor.context.set_offline(False)
+    await failed.get_by_role("button", name="Retry").click()
+    await expect(visitor.shadow(".cbx-in[data-id]").filter(has_text="Second, on a train")).to_have_count(
+        1, timeout=WAIT_MS
+    )
+    await expect(visitor.shadow(".cbx-failed")).to_have_count(0)
+    stored = await conversation_messages(admin, session["conversationId"])
+    assert [m["content"] for m in stored] == ["First, online", "Second, on a train"]
+    # The stream came back too: an agent's reply still arrives.
+    path = f"/api/v1/conversations/{session['conversationId']}/messages"
+    reply = await admin.post(path, json={"text": "Got it"})
+    assert reply.status_code == 201, reply.text
+    await expect(visitor.shadow(".cbx-out[data-id]").filter(has_text="Got it")).to_be_visible(timeout=WAIT_MS)
+    # Offline, the page could not reach the server (the browser logs that); no answer was an error.
+    assert [e for e in visitor.errors if "ERR_INTERNET_DISCONNECTED" not in e] == [], visitor.errors

@@ -1,8 +1,9 @@
 /*!
  * ChatbotX webchat widget. Embed with one tag:
  *   <script src="https://chat.example.com/widget/chatbotx-widget.js" data-inbox-identifier="..." async></script>
- * Optional, before it: window.chatbotxSettings = {user: {identifier, identifierHash, email, name}, position};
- * after it: window.$chatbotx.setUser({...}), .reset(), .open(), .close(), .toggle().
+ * Optional, before it: window.chatbotxSettings = {user: {identifier, identifierHash, email, name}, position,
+ * strings}; after it: window.$chatbotx.setUser({...}), .reset(), .open(), .close(), .toggle(), .isOpen().
+ * Documented in docs/widget.md.
  * Talks only to the server it was loaded from (/public/api/v1/inboxes/{identifier}/...), lives in a Shadow DOM
  * and keeps the visitor's session in localStorage under "chatbotx:<inbox identifier>". No build step.
  */
@@ -168,6 +169,11 @@
       if (user.name) body.name = user.name;
     }
     contactPromise = request("POST", "/contacts", body)
+      .catch(function (err) {
+        // Two page loads of the same identified visitor created it at the same instant: it exists now.
+        if (err.status === 409) return request("POST", "/contacts", body);
+        throw err;
+      })
       .then(function (contact) {
         session = {
           sourceId: String(contact.source_id),
@@ -256,7 +262,6 @@
     clearMessages();
   }
 
-  // The newest page of the conversation (the server answers up to HISTORY_PAGE messages, oldest first).
   // A 404 for the conversation alone (an agent deleted it) keeps the visitor; any other 404 (the visitor or
   // the inbox is gone) starts afresh.
   function forgetStaleConversation(err) {
@@ -270,6 +275,7 @@
     }
   }
 
+  // The newest page of the conversation (the server answers up to HISTORY_PAGE messages, oldest first).
   // catchUp: after time away from the stream, so a new agent reply counts as unread while the panel is closed.
   function loadHistory(catchUp) {
     if (!session.sourceId || !session.conversationId) return Promise.resolve();
@@ -458,12 +464,15 @@
         }
         node.classList.remove("cbx-pending");
         node.classList.add("cbx-failed");
-        setNodeStatus(node, fatal ? t("notSent") : t("notSentRetry"));
+        var meta = setNodeStatus(node, t("notSent"));
         if (!fatal) {
-          node.onclick = function () {
-            node.onclick = null;
+          // Sent again with the same echo_id: if the first try did reach the server, it is not stored twice.
+          var retry = el("button", { type: "button", class: "cbx-retry", text: t("retry") });
+          retry.addEventListener("click", function () {
             deliver(text, echoId, node);
-          };
+          });
+          meta.appendChild(document.createTextNode(" "));
+          meta.appendChild(retry);
         }
       });
   }
@@ -514,8 +523,8 @@
     messageLabel: "Your message",
     send: "Send message",
     sending: "Sending…",
-    notSent: "Not sent",
-    notSentRetry: "Not sent. Tap to retry",
+    notSent: "Not sent.",
+    retry: "Retry",
     agent: "Support",
     typing: "typing…",
     offline: "Reconnecting…",
@@ -612,7 +621,8 @@
     ".cbx-sender{font-size:11px;color:#6b7280;margin:6px 4px 2px}",
     ".cbx-meta{font-size:11px;color:#6b7280;margin:2px 4px 0}",
     ".cbx-pending .cbx-text{opacity:.7}",
-    ".cbx-failed{cursor:pointer}",
+    ".cbx-retry{border:0;background:none;padding:0;color:#b91c1c;font-size:11px;font-weight:600;",
+    "text-decoration:underline}",
     ".cbx-failed .cbx-text{opacity:.6}",
     ".cbx-failed .cbx-meta{color:#b91c1c}",
     ".cbx-greeting .cbx-text{background:#fff}",
@@ -919,6 +929,7 @@
       node.appendChild(meta);
     }
     meta.textContent = text;
+    return meta;
   }
 
   function renderPending(text, echoId) {
