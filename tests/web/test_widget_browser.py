@@ -916,3 +916,24 @@ async def test_a_message_written_offline_is_retried_and_stored_once(
     await expect(visitor.shadow(".cbx-out[data-id]").filter(has_text="Got it")).to_be_visible(timeout=WAIT_MS)
     # Offline, the page could not reach the server (the browser logs that); no answer was an error.
     assert [e for e in visitor.errors if "ERR_INTERNET_DISCONNECTED" not in e] == [], visitor.errors
+
+
+async def test_an_unknown_inbox_shows_nothing_and_says_why_in_the_console(
+    admin: httpx.AsyncClient, site: Site, new_visitor: Any
+) -> None:
+    channel = await create_webchat(admin, site)
+    wrong = channel["embedScript"].replace(channel["inboxIdentifier"], "no-such-inbox")
+    visitor = await new_visitor()
+    await visitor.page.goto(site.page(wrong))
+    api = site_api({**channel, "inboxIdentifier": "no-such-inbox"})
+
+    async def reported() -> bool:
+        return any("could not load inbox no-such-inbox" in error for error in visitor.errors)
+
+    await wait_for(reported, limit=WAIT_MS / 1000)
+    assert await visitor.page.locator("#chatbotx-widget").count() == 0
+    assert visitor.errors == [
+        f"GET {api} -> 404",
+        "console error: ChatbotX widget: could not load inbox no-such-inbox: "
+        + (await admin.get(api)).json()["message"],
+    ]

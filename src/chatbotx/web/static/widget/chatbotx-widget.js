@@ -1253,6 +1253,8 @@
     clearMessages();
     user = null;
     fatal = null;
+    unread = 0;
+    renderBadge();
     if (ui) {
       ui.alert.hidden = true;
       ui.textarea.disabled = false;
@@ -1306,6 +1308,7 @@
     isOpen: isOpen,
   };
 
+  var bootDelay = 5000;
   function boot() {
     request("GET", "").then(
       function (config) {
@@ -1331,6 +1334,11 @@
       },
       function (err) {
         console.error("ChatbotX widget: could not load inbox " + inboxIdentifier + ": " + err.message);
+        // The server unreachable or failing: try again later. A 4xx (a wrong identifier) will not change.
+        if (err.status === 0 || err.status >= 500 || err.status === 429) {
+          setTimeout(boot, bootDelay);
+          bootDelay = Math.min(bootDelay * 2, 300000);
+        }
       }
     );
   }
