@@ -1,6 +1,9 @@
 """Outbound: messages per second through the dispatcher and the WhatsApp adapter to a fake Cloud API (its
-own process), limits off, beside raw httpx posts of the same bodies to the same fake; then with WhatsApp's
+own process), limits off, beside two baselines measured in the same run: the fake alone under wrk (so it is
+known not to be the bottleneck) and raw httpx posts of the same bodies to the same fake; then with WhatsApp's
 default 80/s limit, the peak arrivals in any one second (a sliding window over the fake's receipt times).
+The dispatcher's CPU time per message (this process: claiming, sending, recording) is printed too: the figure
+least moved by a busy machine.
 
     python -m bench outbound      (BENCH_OUTBOUND_MESSAGES=5000 by default)
 """
@@ -10,7 +13,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
+import shutil
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -158,6 +166,28 @@ async def raw_posts(url: str, count: int, concurrency: int) -> float:
         return count / (time.perf_counter() - started)
 
 
+SEND_BODY = (
+    '{"messaging_product":"whatsapp","recipient_type":"individual","to":"15550000001","type":"text",'
+    '"text":{"body":"Order shipped"}}'
+)
+
+
+def provider_alone(provider: str) -> float:
+    """The fake under wrk (20 connections, 5 s, the same body): requests/s it serves on its own."""
+    if shutil.which("wrk") is None:
+        return 0.0
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f"wrk.method = 'POST'\nwrk.body = '{SEND_BODY}'\n")
+        script.write("wrk.headers['Content-Type'] = 'application/json'\n")
+    try:
+        url = f"{provider}/v21.0/{PHONE_NUMBER_ID}/messages"
+        args = ["wrk", "-t1", "-c20", "-d5s", "-s", script.name, url]
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    finally:
+        Path(script.name).unlink()
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
 async def arrivals_at(provider: str) -> list[float]:
     """The fake's receipt times since the last call (and forget them)."""
     async with httpx.AsyncClient() as client:
@@ -191,15 +221,15 @@ async def run_backend(store: Any, provider: str) -> None:
 
         inbox_id = await seed(store.workspace_id, MESSAGES, RECIPIENTS)
         dispatcher = Dispatcher(database.sessionmaker, Unlimited(), batch=1000)  # type: ignore[arg-type]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         claimed = await dispatcher.drain()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         sent = await sent_count(inbox_id)
         rate = sent / elapsed
         log(
-            f"  {store.backend:8} limits off: {sent}/{claimed} sent in {elapsed:.2f}s = {rate:,.0f} msg/s   "
-            f"(baseline: raw httpx posts, {concurrency} at a time, {baseline:,.0f}/s; "
-            f"ratio {rate / baseline:.2f})"
+            f"  {store.backend:8} limits off: {sent}/{claimed} sent in {elapsed:.2f}s = {rate:,.0f} msg/s, "
+            f"dispatcher CPU {cpu * 1000 / max(sent, 1):.2f} ms/msg   (baseline: raw httpx posts, "
+            f"{concurrency} at a time, {baseline:,.0f}/s; ratio {rate / baseline:.2f})"
         )
         await arrivals_at(provider)
 
@@ -237,7 +267,8 @@ def main() -> None:
     ]
     log(f"outbound: {MESSAGES} messages to {RECIPIENTS} WhatsApp contacts through the dispatcher")
     with _process(args, dict(os.environ), f"http://127.0.0.1:{port}") as provider:
-        for backend in ("sqlite", "postgres"):
+        log(f"  fake provider alone (wrk -t1 -c20, same body): {provider_alone(provider.url):,.0f} req/s")
+        for backend in os.environ.get("BENCH_BACKENDS", "sqlite,postgres").split(","):
             with fresh_store(backend) as store:
                 asyncio.run(run_backend(store, provider.url))
 

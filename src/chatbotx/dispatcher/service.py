@@ -33,7 +33,7 @@ from chatbotx.channels.context import channel_context
 from chatbotx.dispatcher import outbound, policy
 from chatbotx.dispatcher.limits import OutboundLimiter, Ticket
 from chatbotx.kit.db import commit, utcnow
-from chatbotx.kit.events import MESSAGE_UPDATED, publish
+from chatbotx.kit.events import MESSAGE_UPDATED, publish_many
 from chatbotx.messages.schemas import Message as MessageOut
 from chatbotx.models import ContactInbox, ErrorLog, Inbox, Message
 
@@ -178,11 +178,15 @@ class ResultWriter:
         async with self.sessionmaker() as session:
             await _write_messages(session, batch, now)
             await _write_effects(session, batch, now)
+            # One INSERT of message.updated events per workspace (in the batch's order), not one per message.
+            updates: dict[int, list[tuple[str, dict[str, Any]]]] = {}
             for outcome in batch:
                 if outcome.kind != "release":
                     message = outcome.claimed.message
                     payload = MessageOut.model_validate(message).model_dump(mode="json", by_alias=True)
-                    await publish(session, message.workspace_id, MESSAGE_UPDATED, payload)
+                    updates.setdefault(message.workspace_id, []).append((MESSAGE_UPDATED, payload))
+            for workspace_id, items in updates.items():
+                await publish_many(session, workspace_id, items)
             await commit(session)
 
 
