@@ -6,7 +6,9 @@ file, and the demo page is for people trying an inbox out.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import gzip
 import hashlib
 import html
 import re
@@ -29,11 +31,41 @@ INBOX_IDENTIFIER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 widget_router = APIRouter(prefix="/widget", include_in_schema=False)
 
 
+@dataclasses.dataclass(frozen=True)
+class Asset:
+    body: bytes
+    gzipped: bytes
+    etag: str  # of `body`; the gzipped representation's is `gzip_etag` (strong ETags differ per encoding)
+
+    @property
+    def gzip_etag(self) -> str:
+        return self.etag[:-1] + '-gz"'
+
+
 @functools.cache
-def widget_asset() -> tuple[bytes, str]:
-    """The widget's bytes and their strong ETag (read once per process; the file ships with the package)."""
+def widget_asset() -> Asset:
+    """The widget's bytes, gzipped too, and their ETag (read once per process; the file ships with the
+    package). Every customer page loads it, so it is served compressed to browsers that accept gzip."""
     body = WIDGET_FILE.read_bytes()
-    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Asset(body, gzip.compress(body, compresslevel=9, mtime=0), etag)
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header accepts gzip (`gzip` or `*`, not with q=0)."""
+    for part in (accept_encoding or "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip", "*"):
+            q = params.strip().lower().removeprefix("q=").strip()
+            return not q or _positive(q)
+    return False
+
+
+def _positive(q: str) -> bool:
+    try:
+        return float(q) > 0
+    except ValueError:
+        return False
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -48,16 +80,22 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 @widget_router.api_route("/chatbotx-widget.js", methods=["GET", "HEAD"])
 async def widget_script(request: Request) -> Response:
-    body, etag = widget_asset()
+    asset = widget_asset()
+    gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+    etag = asset.gzip_etag if gzipped else asset.etag
     headers = {
         "ETag": etag,
         "Cache-Control": WIDGET_CACHE_CONTROL,
+        "Vary": "Accept-Encoding",
         "X-Content-Type-Options": "nosniff",
         # Sites that isolate themselves (Cross-Origin-Embedder-Policy) may still load it.
         "Cross-Origin-Resource-Policy": "cross-origin",
     }
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    body = asset.gzipped if gzipped else asset.body
     return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
 
 
