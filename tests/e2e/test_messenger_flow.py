@@ -424,24 +424,34 @@ async def test_typing_indicator(tenant: Tenant, anon: httpx.AsyncClient, fake: M
         )
         assert answer.status_code == 204, answer.text
     assert [a["sender_action"] for a in channel.node.actions] == ["typing_on", "typing_off"]
+    # an agent reading the conversation shows it as seen; a refusal does not fail the read
+    assert (await tenant.client.post(f"/api/v1/conversations/{conversation_id}/read")).status_code == 200
+    assert channel.node.actions[-1] == {"recipient": {"id": PSID}, "sender_action": "mark_seen"}
+    fake.fail_next(1, "server_error")
+    assert (await tenant.client.post(f"/api/v1/conversations/{conversation_id}/read")).status_code == 200
+    assert len(channel.node.actions) == 3
     async with db.get_database().sessionmaker() as session:
-        types = list(
-            (
-                await session.scalars(
-                    select(Event.type)
-                    .where(Event.type.in_(("conversation.typing_on", "conversation.typing_off")))
-                    .order_by(Event.id)
+        typing_events = (
+            await session.execute(
+                select(Event.type, Event.payload)
+                .where(
+                    Event.workspace_id == int(tenant.workspace_id),
+                    Event.type.in_(("conversation.typing_on", "conversation.typing_off")),
                 )
-            ).all()
-        )
-        payload = await session.scalar(select(Event.payload).where(Event.type == "conversation.typing_on"))
-    assert types[-2:] == ["conversation.typing_on", "conversation.typing_off"]
-    assert payload is not None and payload["conversationId"] == conversation_id
+                .order_by(Event.id)
+            )
+        ).all()
+    assert [(t, p["conversationId"], p["typing"]) for t, p in typing_events] == [
+        ("conversation.typing_on", conversation_id, True),
+        ("conversation.typing_off", conversation_id, False),
+    ]
     await last_wrote(channel, dt.timedelta(days=2))
     outside = await tenant.client.post(
         f"/api/v1/conversations/{conversation_id}/typing", json={"typing": True}
     )
     assert outside.status_code == 400 and outside.json()["code"] == "OUTSIDE_WINDOW"
+    assert (await tenant.client.post(f"/api/v1/conversations/{conversation_id}/read")).status_code == 200
+    assert len(channel.node.actions) == 3  # no "seen" outside the window
     bad = await tenant.client.post(
         f"/api/v1/conversations/{conversation_id}/typing", json={"typing": "maybe"}
     )

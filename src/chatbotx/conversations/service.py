@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -54,6 +55,7 @@ from chatbotx.models import (
     User,
 )
 
+log = logging.getLogger("chatbotx.conversations")
 CONVERSATION_STATUSES = ("open", "pending", "snoozed", "resolved")
 
 
@@ -428,41 +430,57 @@ async def _check_channel_limits(
         validate(outbound.build(draft, ""))
 
 
-async def set_typing(session: AsyncSession, conversation: Conversation, typing: bool) -> None:
-    """Show (or hide) the typing indicator in the contact's thread: the channel's sender action where it has
-    one (Messenger, Instagram, Telegram), and a conversation.typing_on/off event (the webchat forwards it)."""
-    action = "typing_on" if typing else "typing_off"
+async def _sender_action(
+    session: AsyncSession, conversation: Conversation, action: str, *, strict: bool
+) -> None:
+    """The channel's sender action (typing_on, typing_off, mark_seen) in the contact's thread, where the
+    channel has them. `strict`: an unreachable contact, a closed window or a provider refusal is a 400;
+    otherwise the action is skipped (a courtesy, like "seen", never fails the operation it goes with)."""
     inbox = await session.get(Inbox, conversation.inbox_id) if conversation.inbox_id is not None else None
     adapter = registry.get(inbox.channel) if inbox is not None else None
     sender_action = getattr(adapter, "sender_action", None)
-    if inbox is not None and adapter is not None and sender_action is not None:
-        rows = (
-            await session.scalars(
-                select(ContactInbox).where(
-                    ContactInbox.contact_id == conversation.contact_id,
-                    ContactInbox.inbox_id == inbox.id,
-                    ContactInbox.unreachable_at.is_(None),
-                )
+    if inbox is None or adapter is None or sender_action is None:
+        return
+    rows = (
+        await session.scalars(
+            select(ContactInbox).where(
+                ContactInbox.contact_id == conversation.contact_id,
+                ContactInbox.inbox_id == inbox.id,
+                ContactInbox.unreachable_at.is_(None),
             )
-        ).all()
-        target = pick_contact_inbox(list(rows))
-        if target is None:
+        )
+    ).all()
+    target = pick_contact_inbox(list(rows))
+    window = adapter.window
+    refusal: BusinessError | None = None
+    if target is None:
+        refusal = BusinessError(
+            "The contact cannot be reached on this conversation's channel.", code="CONTACT_UNREACHABLE"
+        )
+    elif window is not None and not window_open(target.last_inbound_at, window, utcnow()):
+        refusal = BusinessError(
+            outside_window_message(inbox.channel, window, target.last_inbound_at), code="OUTSIDE_WINDOW"
+        )
+    if refusal is not None or target is None:
+        if strict and refusal is not None:
+            raise refusal
+        return
+    try:
+        await sender_action(channel_context(inbox), target.source_id, action)
+    except ProviderError as exc:
+        if strict:
             raise BusinessError(
-                "The contact cannot be reached on this conversation's channel.", code="CONTACT_UNREACHABLE"
-            )
-        window = adapter.window
-        if window is not None and not window_open(target.last_inbound_at, window, utcnow()):
-            raise BusinessError(
-                outside_window_message(inbox.channel, window, target.last_inbound_at), code="OUTSIDE_WINDOW"
-            )
-        try:
-            await sender_action(channel_context(inbox), target.source_id, action)
-        except ProviderError as exc:
-            raise BusinessError(
-                f"{channel_name(inbox.channel)} refused the typing indicator: {exc.message}",
+                f"{channel_name(inbox.channel)} refused the {action} action: {exc.message}",
                 code="CHANNEL_ERROR",
                 reason=exc.code,
             ) from exc
+        log.info("sender action %s on inbox %s failed: %s", action, inbox.id, exc.message)
+
+
+async def set_typing(session: AsyncSession, conversation: Conversation, typing: bool) -> None:
+    """Show (or hide) the typing indicator in the contact's thread: the channel's sender action where it has
+    one (Messenger, Instagram, Telegram), and a conversation.typing_on/off event (the webchat forwards it)."""
+    await _sender_action(session, conversation, "typing_on" if typing else "typing_off", strict=True)
     await events.publish(
         session,
         conversation.workspace_id,
@@ -575,7 +593,9 @@ async def set_bot(session: AsyncSession, conversation: Conversation, body: BotSe
 
 
 async def mark_read(session: AsyncSession, conversation: Conversation) -> ConversationOut:
+    """The agents have read the conversation; on Messenger and Instagram the contact sees it as seen."""
     conversation.agent_last_read_at = utcnow()
+    await _sender_action(session, conversation, "mark_seen", strict=False)
     return await _changed(session, conversation)
 
 
