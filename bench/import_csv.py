@@ -145,19 +145,16 @@ async def table_copy(store: Store, count: int, batch: int) -> float:
     indexes, the trigram one included) and their two tags into `contact_tag`, `batch` rows a transaction."""
     import asyncpg
 
-    from bench.common import TAGS_PER_WORKSPACE, contact_rows
+    from bench.common import _tag_rows, contact_rows
 
     assert store.database_url
     conn = await asyncpg.connect(asyncpg_dsn(store.database_url))
     try:
-        tag_ids = await conn.fetch(
-            "INSERT INTO tag (id, workspace_id, name, created_at, updated_at) "
-            "SELECT $1::bigint * 100 + n, $1, 'tag-' || n, now(), now() FROM generate_series(1, $2) n "
-            "RETURNING id",
-            store.workspace_id,
-            TAGS_PER_WORKSPACE,
+        tag_rows = _tag_rows(store.workspace_id)
+        await conn.copy_records_to_table(
+            "tag", records=[tuple(t.values()) for t in tag_rows], columns=list(tag_rows[0].keys())
         )
-        tags = [t["id"] for t in tag_ids]
+        tags = [t["id"] for t in tag_rows]
         started = time.perf_counter()
         for start in range(0, count, batch):
             rows = list(contact_rows(store.workspace_id, start, min(batch, count - start)))

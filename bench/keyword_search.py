@@ -23,23 +23,33 @@ REQUESTS = int(os.environ.get("BENCH_KEYWORD_REQUESTS", "300"))
 TARGET_P95_MS = 50.0
 
 
-def keywords(count: int, contacts: int) -> list[str]:
+KINDS = ("last name", "email prefix", "phone digits", "common first name", "miss")
+
+
+def keyword_kinds(count: int, contacts: int) -> list[tuple[str, str]]:
+    """(kind, keyword) pairs: one contact's last name, email prefix or phone digits, a first name shared by a
+    tenth of the contacts, or a miss."""
     rng = random.Random(42)
     out = []
     for _ in range(count):
         i = rng.randrange(contacts)
         kind = rng.randrange(5)
         if kind == 0:
-            out.append(f"{LAST[(i // 10) % 10]}{i}")  # one contact's last name
+            word = f"{LAST[(i // 10) % 10]}{i}"
         elif kind == 1:
-            out.append(f"{FIRST[i % 10].lower()}.{LAST[(i // 10) % 10].lower()}{i}@")  # email prefix
+            word = f"{FIRST[i % 10].lower()}.{LAST[(i // 10) % 10].lower()}{i}@"
         elif kind == 2:
-            out.append(f"555{i:07d}")  # phone digits
+            word = f"555{i:07d}"
         elif kind == 3:
-            out.append(FIRST[i % 10])  # a common first name: many matches
+            word = FIRST[i % 10]
         else:
-            out.append(f"nobody{i}x")  # no match
+            word = f"nobody{i}x"
+        out.append((KINDS[kind], word))
     return out
+
+
+def keywords(count: int, contacts: int) -> list[str]:
+    return [word for _, word in keyword_kinds(count, contacts)]
 
 
 def timed(client: httpx.Client, url: str, params: dict[str, str]) -> float:
@@ -66,10 +76,14 @@ def main() -> None:
                 base_url=server.url, headers={"Authorization": f"Bearer {store.token}"}, timeout=60
             ) as client,
         ):
-            words = keywords(REQUESTS, CONTACTS)
-            for word in words[:10]:
+            pairs = keyword_kinds(REQUESTS, CONTACTS)
+            for _, word in pairs[:10]:
                 timed(client, "/api/v1/contacts", {"keyword": word})  # warm-up
-            searched = [timed(client, "/api/v1/contacts", {"keyword": w, "perPage": "20"}) for w in words]
+            by_kind: dict[str, list[float]] = {kind: [] for kind in KINDS}
+            searched = []
+            for kind, word in pairs:
+                searched.append(timed(client, "/api/v1/contacts", {"keyword": word, "perPage": "20"}))
+                by_kind[kind].append(searched[-1])
             baseline = [
                 timed(client, "/api/v1/contacts", {"perPage": "20"}) for _ in range(min(REQUESTS, 100))
             ]
@@ -77,6 +91,9 @@ def main() -> None:
     base95 = statistics.quantiles(baseline, n=100)[94]
     log(summary("keyword search      ", searched))
     log(summary("no keyword (baseline)", baseline))
+    for kind, samples in by_kind.items():
+        if len(samples) >= 2:
+            log(summary(f"  {kind:18}", samples))
     verdict = "OK" if p95 < TARGET_P95_MS else "OVER TARGET"
     log(
         f"p95 {p95:.2f} ms vs target {TARGET_P95_MS:.0f} ms: {verdict}; "
