@@ -6,6 +6,8 @@ runs it on an autocommit connection (no BEGIN/COMMIT round trips), other callers
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +22,21 @@ from chatbotx.kit.ids import new_id
 from chatbotx.models import InboundEvent
 
 INBOUND: Table = InboundEvent.__table__  # type: ignore[assignment]
+_sqlite_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+_sqlite_locks = weakref.WeakKeyDictionary()
+
+
+def sqlite_writes() -> asyncio.Lock:
+    """SQLite has one writer at a time: the webhook inserts and the inbound batches of this process take turns
+    on this lock (one per event loop) instead of meeting on the database's lock, whose busy handler sleeps
+    in steps of up to 100 ms and so leaves the database idle while writers wait."""
+    loop = asyncio.get_running_loop()
+    lock = _sqlite_locks.get(loop)
+    if lock is None:
+        lock = _sqlite_locks[loop] = asyncio.Lock()
+    return lock
+
+
 _INSERTS: dict[str, Insert] = {}
 
 

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from chatbotx.channels import registry
 from chatbotx.channels.context import channel_context
-from chatbotx.inbound.batch import process_batch
+from chatbotx.inbound.batch import download_for, process_batch
 from chatbotx.inbound.service import Channel, PendingRow
+from chatbotx.inbound.store import sqlite_writes
 from chatbotx.kit.db import get_database, utcnow
 from chatbotx.models import InboundEvent, Inbox
 
@@ -67,9 +68,15 @@ async def drain(inbox_id: int) -> int:
         return 0
     handled = 0
     after = 0
+    sqlite = get_database().engine.dialect.name == "sqlite"
     while rows := await _pending(inbox_id, after):
         after = rows[-1].id
-        handled += await process_batch(channel, rows)
+        if sqlite:
+            downloads = await download_for(channel, rows)  # no provider call inside the write turn
+            async with sqlite_writes():
+                handled += await process_batch(channel, rows, downloads)
+        else:
+            handled += await process_batch(channel, rows)
     return handled
 
 

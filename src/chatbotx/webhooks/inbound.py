@@ -13,7 +13,6 @@ COMMIT round trips). The job is kicked once the row is stored.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -78,7 +77,6 @@ _READ_INBOX = select(INBOX.c.workspace_id, INBOX.c.channel, INBOX.c.config, INBO
     INBOX.c.id == bindparam("inbox_id")
 )
 CONTEXTS_KEPT = 1024
-_sqlite_writes = asyncio.Lock()
 
 # inbox id -> ((config as JSON, sealed credentials, HTTP client), context): rebuilt when any of them changed.
 _contexts: dict[int, tuple[tuple[bytes, str | None, int], ChannelContext]] = {}
@@ -116,8 +114,18 @@ async def _target(
 
 
 async def receive(request: Request) -> Response:
-    params = request.path_params
     body = await request.body()
+    engine = get_database().engine
+    if engine.dialect.name == "postgresql":
+        return await _receive(request, body)
+    # SQLite: the whole webhook in this process's write turn, taken before a pooled connection is (a batch
+    # holding the turn must always find a free connection).
+    async with store.sqlite_writes():
+        return await _receive(request, body)
+
+
+async def _receive(request: Request, body: bytes) -> Response:
+    params = request.path_params
     async with get_database().engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement: no BEGIN/COMMIT
@@ -137,13 +145,8 @@ async def receive(request: Request) -> Response:
             events = adapter.parse(ctx, webhook)
         except Exception:
             return _error(BusinessError("The webhook body could not be parsed.", code="INVALID_WEBHOOK"))
-        if conn.dialect.name == "postgresql":
-            stored = await store.insert_events(conn, ctx.workspace_id, ctx.inbox_id, events)
-        else:
-            # SQLite has one writer: concurrent webhooks queue here rather than on its lock (busy waits).
-            async with _sqlite_writes:
-                stored = await store.insert_events(conn, ctx.workspace_id, ctx.inbox_id, events)
-                await conn.commit()
+        stored = await store.insert_events(conn, ctx.workspace_id, ctx.inbox_id, events)
+        await conn.commit()  # SQLite; on PostgreSQL the statement committed already
     if stored:
         await tasks.kick_now(ctx.inbox_id)
     return Response(
