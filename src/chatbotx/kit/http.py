@@ -12,7 +12,9 @@ def http_client() -> httpx.AsyncClient:
     if _client is None or _client.is_closed:
         _client = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, connect=10.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            # Every connection may stay open: with more sends in flight than kept-alive connections, each
+            # answer beyond them closed its connection and the next send opened (TLS) another.
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=200),
             headers={"User-Agent": "ChatbotX"},
         )
     return _client
