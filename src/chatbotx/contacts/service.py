@@ -6,13 +6,11 @@ Every query is scoped to the workspace; nothing here commits (the request does).
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import BigInteger, ColumnElement, and_, bindparam, column, func, literal_column, select, table
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, ColumnElement, and_, column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from chatbotx.contacts import filters, sqljson
@@ -138,7 +136,6 @@ async def count_contacts(
     return (await session.scalar(stmt)) or 0
 
 
-GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
 CUSTOM_PLAN = "SET LOCAL plan_cache_mode = force_custom_plan"
 
 
@@ -176,48 +173,6 @@ async def list_contacts(
 
 def _join(rows: Sequence[Any]) -> str:
     return "[" + ",".join(row[1] for row in rows) + "]"
-
-
-@functools.lru_cache(maxsize=128)
-def _plain_page_sql(dialect: Dialect, per_page: int, offset: int) -> tuple[str, tuple[str, ...]]:
-    """The unfiltered, default-sorted page statement compiled once per page: (SQL text, parameter names).
-
-    LIMIT and OFFSET are written into the text: as parameters, PostgreSQL's generic plan would have to guess
-    them (a tenth of the table), and at 100,000 contacts that guess picks a plan 50 times slower.
-    """
-    ws = bindparam("ws", type_=BigInteger)
-    clauses: list[ColumnElement[bool]] = [Contact.workspace_id == ws]
-    stmt = sqljson.page_statement(
-        dialect,
-        clauses,
-        DEFAULT_SORT,
-        _total_expr(ws, clauses),
-        literal_column(str(int(per_page))),
-        literal_column(str(int(offset))),
-    )
-    compiled = stmt.compile(dialect=dialect)
-    return compiled.string, tuple(compiled.positiontup or ())
-
-
-async def list_plain_page(conn: AsyncConnection, workspace_id: int, page: PageParams) -> tuple[str, int]:
-    """`list_contacts` without sort or filters (the common call), from SQL compiled once per process and page.
-
-    (Through SQLAlchemy's driver-level execute, not the driver itself: the statement events, echo and the
-    query-count tests keep seeing it.)
-    """
-    sql, names = _plain_page_sql(conn.dialect, page.per_page, page.offset)
-    if conn.dialect.name == "postgresql":
-        # PostgreSQL would re-plan this prepared statement on every call, and planning its big JSON expression
-        # costs more than running it. With LIMIT/OFFSET in the text the generic plan is the exact one (the
-        # page by index, then the nested lookups), whatever the workspace. SET LOCAL: this transaction only
-        # (the connection is rolled back when it returns to the pool).
-        await conn.exec_driver_sql(GENERIC_PLAN)
-    rows = (await conn.exec_driver_sql(sql, tuple(workspace_id for _name in names))).all()
-    if rows:
-        total = rows[0][0] or 0
-    else:
-        total = await count_contacts(conn, workspace_id, [Contact.workspace_id == workspace_id])
-    return _join(rows), page.page_count(total)
 
 
 # ---------------------------------------------------------------------------------------------- single
