@@ -163,3 +163,20 @@ async def test_other_workspace_is_404(api: httpx.AsyncClient, other_tenant: Tena
     assert (await other.get(URL)).json() == {"data": [], "pageCount": 0}
     assert (await api.get(f"{URL}/abc")).status_code == 404
     assert (await api.get(f"{URL}/{channel['id']}")).json()["name"] == "Support bot"
+
+
+async def test_a_webchat_inbox_without_public_identifier_gets_one_on_update(api: httpx.AsyncClient) -> None:
+    created = await _create(api, name="web", channel="webchat", config={"websiteUrl": "https://example.com"})
+    async with db.get_database().sessionmaker() as session:  # as made before webchat had a public API
+        row = await session.get_one(Inbox, int(created["id"]))
+        row.public_token, row.credentials = None, None
+        await db.commit(session)
+    assert (await api.get(f"{URL}/{created['id']}")).json()["inboxIdentifier"] is None
+
+    response = await api.put(f"{URL}/{created['id']}", json={"name": "Website"})
+    assert response.status_code == 200, response.text
+    fixed = response.json()
+    assert fixed["inboxIdentifier"] and fixed["inboxIdentifier"] != created["inboxIdentifier"]
+    assert {"hmacToken", "identitySecret"} <= set(fixed["secretKeys"]) and fixed["hmacToken"]
+    widget = await api.get(f"/public/api/v1/inboxes/{fixed['inboxIdentifier']}")
+    assert widget.status_code == 200 and widget.json()["name"] == "Website"

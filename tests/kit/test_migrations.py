@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -20,3 +21,25 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
     command.upgrade(config, "head")
     command.downgrade(config, "base")
     command.upgrade(config, "head")
+
+
+def test_webchat_inboxes_made_before_0006_get_a_public_identifier(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.db"
+    config = alembic_config(f"sqlite+aiosqlite:///{path}")
+    command.upgrade(config, "0005")
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO workspace (id, name, timezone, created_at, updated_at) VALUES (1, 'w', 'UTC', "
+            "'2026-01-01', '2026-01-01')"
+        )
+        for inbox_id, channel in ((10, "webchat"), (11, "webchat"), (12, "telegram")):
+            conn.execute(
+                "INSERT INTO inbox (id, workspace_id, name, channel, status, config, created_at, updated_at) "
+                "VALUES (?, 1, 'i', ?, 'active', '{}', '2026-01-01', '2026-01-01')",
+                (inbox_id, channel),
+            )
+    command.upgrade(config, "head")
+    with sqlite3.connect(path) as conn:
+        tokens = dict(conn.execute("SELECT id, public_token FROM inbox ORDER BY id").fetchall())
+    assert tokens[12] is None
+    assert tokens[10] and tokens[11] and tokens[10] != tokens[11] and len(tokens[10]) >= 32

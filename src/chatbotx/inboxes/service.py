@@ -176,6 +176,9 @@ async def update(
         inbox.source_id = data.source_id
     # A config change, or re-activating a channel that needs attention, connects again (fixing a token).
     reconnect = bool(data.config) or (data.status == "active" and inbox.status == "needs_attention")
+    if inbox.channel == "webchat" and inbox.public_token is None:  # created before webchat had a public API
+        inbox.public_token = random.token_urlsafe(24)
+        reconnect = True  # connecting generates its identity-verification secrets
     if reconnect:
         current = credentials_of(inbox)
         public, secret_values = secrets.apply_config(inbox.config or {}, current, data.config or {})
