@@ -368,3 +368,28 @@ async def test_public_routes_stay_out_of_the_admin_openapi(api: httpx.AsyncClien
     assert not [path for path in document["paths"] if "public" in path or "inboxes" in path]
     channel = document["components"]["schemas"]["Channel"]["properties"]
     assert {"inboxIdentifier", "embedScript", "hmacToken"} <= set(channel)
+
+
+async def test_an_agents_file_reaches_the_visitor_as_a_signed_link(
+    webchat: Webchat, public: httpx.AsyncClient, api: httpx.AsyncClient
+) -> None:
+    source = (await visitor(public, webchat))["source_id"]
+    conv = await conversation(public, webchat, source)
+    pdf = b"%PDF-1.4 the invoice"
+    upload = await api.post("/api/v1/files", files={"file": ("invoice.pdf", pdf, "application/pdf")})
+    assert upload.status_code == 201, upload.text
+    reply = await api.post(
+        f"/api/v1/conversations/{conv['id']}/messages",
+        json={"text": "Here it is", "files": [upload.json()["id"]]},
+    )
+    assert reply.status_code == 201, reply.text
+
+    listed = (await public.get(f"{webchat.conversation(source, conv['id'])}/messages")).json()
+    (attachment,) = listed[-1]["attachments"]
+    assert attachment["name"] == "invoice.pdf" and attachment["file_type"] == "file"
+    assert "url" not in attachment  # the agent API's address needs a token
+    link = httpx.URL(attachment["data_url"])
+    fetched = await public.get(link.path, params=dict(link.params))  # no token: the signature is the key
+    assert fetched.status_code == 200 and fetched.content == pdf
+    forged = await public.get(link.path, params={**dict(link.params), "sig": "0" * 64})
+    assert forged.status_code in (403, 404)

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from chatbotx.dispatcher.media import media_url
 from chatbotx.models import Conversation
 from chatbotx.webchat.schemas import PublicConversation, PublicMessage, PublicSender
 
@@ -54,6 +55,23 @@ def _sender(payload: dict[str, Any], names: Mapping[int, str | None]) -> PublicS
     return None
 
 
+def _file_type(content_type: str | None) -> str:
+    kind = (content_type or "").split("/", 1)[0]
+    return kind if kind in ("image", "video", "audio") else "file"
+
+
+def public_attachment(attachment: dict[str, Any]) -> dict[str, Any]:
+    """A message's attachment for the visitor: the agent API's entry (whose `url` needs an API token) with a
+    signed, expiring `data_url` the browser can open, and Chatwoot's `file_type`."""
+    out = {k: v for k, v in attachment.items() if k != "url"}
+    out["file_type"] = _file_type(attachment.get("contentType"))
+    try:
+        out["data_url"] = media_url(int(attachment["fileId"]))
+    except (KeyError, TypeError, ValueError):  # no stored file (a failed download): nothing to link to
+        out["data_url"] = None
+    return out
+
+
 def public_message(payload: dict[str, Any], names: Mapping[int, str | None] | None = None) -> PublicMessage:
     """`payload`: the message as the agent API and message.* events show it (camelCase); `names`: agents'
     display names by member id."""
@@ -71,7 +89,7 @@ def public_message(payload: dict[str, Any], names: Mapping[int, str | None] | No
         content_attributes=attributes,
         created_at=epoch(payload.get("createdAt")),
         conversation_id=str(payload["conversationId"]),
-        attachments=list(payload.get("attachments") or []),
+        attachments=[public_attachment(a) for a in payload.get("attachments") or []],
         sender=_sender(payload, names or {}),
         echo_id=echo_id,
         status=payload.get("status") or "sent",
