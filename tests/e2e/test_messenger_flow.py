@@ -331,10 +331,6 @@ async def test_reply_goes_out_in_the_send_api_format_and_receipts_move_it(
     assert (await messages(tenant, contact_id))[-1]["status"] == "delivered"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inbound/batch.py must pass statuses through chatbotx.inbound.watermarks.expand (lead's file)",
-)
 async def test_read_watermark_marks_earlier_messages_read(
     tenant: Tenant, anon: httpx.AsyncClient, fake: MetaGraphFake
 ) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.channels.base import InboundMessage, InboundStatus
 from chatbotx.contacts.serialize import contacts_out
-from chatbotx.inbound import codec
+from chatbotx.inbound import codec, watermarks
 from chatbotx.inbound.service import (
     MAX_ATTEMPTS,
     REOPENED_FROM,
@@ -626,6 +626,8 @@ async def _run(
             statuses.append((row, event))
     if messages:
         await handle_messages(session, work, messages)
+    # Watermark receipts (Messenger's read, a delivery without ids) become one receipt per message covered.
+    statuses = await watermarks.expand(session, channel.inbox.id, statuses)
     if statuses:
         await handle_statuses(session, work, statuses)
     await _requeue(session, work.requeue)
