@@ -401,3 +401,44 @@ async def test_the_app_polls_new_mail_by_itself(tenant: Tenant, mailbox: Mailbox
         poll_row = await session.get_one(ChannelPoll, int(inbox_id))
     assert poll_row.state["lastUid"] == 1 and poll_row.leased_until is None
     assert poll_row.next_poll_at is not None and poll_row.next_poll_at > db.utcnow()
+
+
+async def test_the_business_writes_first_with_its_own_subject_and_the_answer_threads(
+    tenant: Tenant, mailbox: Mailbox, smtp: FakeSmtp
+) -> None:
+    inbox_id = await connect(tenant, mailbox, smtp)
+    created = await tenant.client.post(
+        "/api/v1/contacts", json={"firstName": "Lee", "email": "Lee.Park@Example.org"}
+    )
+    assert created.status_code == 200, created.text  # the seed API answers 200
+    contact_id = created.json()["id"]
+    bad = await tenant.client.post(
+        f"/api/v1/contacts/{contact_id}/messages",
+        json={"text": "x", "inboxId": inbox_id, "subject": "Injected\r\nBcc: all@example.org"},
+    )
+    assert bad.status_code == 422 and "subject" in bad.text
+    sent = await tenant.client.post(
+        f"/api/v1/contacts/{contact_id}/messages",
+        json={"text": "Your invoice is ready.", "inboxId": inbox_id, "subject": "Invoice 7"},
+    )
+    assert sent.status_code == 204, sent.text
+    await sent_out(inbox_id)
+    [out] = smtp.received()
+    assert out.rcpt_tos == ["lee.park@example.org"]  # the contact's address, as the channel keys senders
+    assert out.message["Subject"] == "Invoice 7" and out.message["In-Reply-To"] is None
+    [first] = await rows(inbox_id)
+    assert first.status == "sent" and first.contact_id == int(contact_id)
+
+    # Lee answers: the mail joins the same contact and conversation.
+    mailbox.append(
+        mail(
+            sender="Lee Park <lee.park@example.org>",
+            message_id="<lee-1@example.org>",
+            subject="Re: Invoice 7",
+            in_reply_to=f"<{first.provider_message_id}>",
+        )
+    )
+    await poll(inbox_id)
+    answer = (await rows(inbox_id))[-1]
+    assert answer.direction == "incoming" and answer.conversation_id == first.conversation_id
+    assert answer.contact_id == int(contact_id)

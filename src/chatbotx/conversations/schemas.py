@@ -11,7 +11,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from chatbotx.contacts.schemas import ContactConversation
 from chatbotx.kit.fieldtypes import LONG_TEXT_MAX
 from chatbotx.kit.schemas import IdIn, IdStr, InputSchema, OptIdStr, Schema
-from chatbotx.messages.schemas import FileRefs
+from chatbotx.messages.schemas import EmailSubject, FileRefs
 
 BotCategory = Literal["bot", "human", "all"]
 MessageTag = Literal["HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"]
@@ -138,6 +138,11 @@ class ConversationReply(InputSchema):
         default=None,
         description="Messenger/Instagram message tag: HUMAN_AGENT sends a person's reply up to 7 days after "
         "the contact's last message; the others (non-promotional updates) send outside the 24-hour window",
+    )
+    subject: EmailSubject | None = Field(
+        default=None,
+        description="Email channels: the mail's subject (default: Re: the conversation's first subject); "
+        "other channels ignore it",
     )
 
 

@@ -360,6 +360,8 @@ def reply_attributes(body: ConversationReply) -> dict[str, Any]:
         attributes["template"] = {"name": t.name, "language": t.language, "components": t.components}
     if body.tag is not None:
         attributes["tag"] = body.tag
+    if body.subject is not None:
+        attributes["email"] = {"subject": body.subject}
     return attributes
 
 

@@ -25,6 +25,7 @@ CHANNEL_NAMES = {
 }
 # Channels whose contact id can be derived from the contact's phone number (business-initiated templates).
 PHONE_CHANNELS = frozenset({"whatsapp"})
+EMAIL_CHANNELS = frozenset({"smtp"})  # addressed by the contact's email: the business may write first
 TAG_CHANNELS = frozenset({"messenger", "instagram"})  # a message tag allows sending outside the window
 # Meta's current message tags. HUMAN_AGENT: a person's reply up to 7 days after the contact's last message;
 # the others (non-promotional updates) at any time.
@@ -135,10 +136,22 @@ def phone_source_id(phone: str | None) -> str | None:
     return digits or None
 
 
-async def _phone_identity(session: AsyncSession, contact: Contact, inbox_id: int) -> ContactInbox | None:
-    """A WhatsApp contact is addressed by their number, so a template may start the conversation: the
-    contact's identity on the inbox from their phone number (unless another contact holds that number)."""
-    source_id = phone_source_id(contact.phone_number)
+def derived_source_id(channel: str, contact: Contact) -> str | None:
+    """The contact's id on a channel that addresses people by what the contact record holds: a WhatsApp
+    number (its digits) or an email address (lower-cased, as the email channel's senders are)."""
+    if channel in PHONE_CHANNELS:
+        return phone_source_id(contact.phone_number)
+    if channel in EMAIL_CHANNELS:
+        return contact.email.strip().lower() if contact.email else None
+    return None
+
+
+async def _derived_identity(
+    session: AsyncSession, contact: Contact, inbox_id: int, channel: str
+) -> ContactInbox | None:
+    """On WhatsApp and email the business may write first (a template; a mail): the contact's identity on the
+    inbox from their number or address (unless another contact holds it)."""
+    source_id = derived_source_id(channel, contact)
     if source_id is None:
         return None
     taken = await session.scalar(
@@ -186,8 +199,8 @@ async def check_sendable(
             reason=reason.unreachable_reason if reason else None,
         )
     target = pick_contact_inbox(reachable)
-    if target is None and not rows and inbox.channel in PHONE_CHANNELS:
-        target = await _phone_identity(session, contact, inbox_id)
+    if target is None and not rows:
+        target = await _derived_identity(session, contact, inbox_id, inbox.channel)
     # No identity at all is left to the dispatcher (it fails the message with CONTACT_NOT_ON_CHANNEL).
     check_tag(inbox.channel, content_attributes)
     window = window_for(inbox.channel, adapter.window, content_type, content_attributes)

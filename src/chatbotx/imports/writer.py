@@ -113,7 +113,7 @@ def source_id_for(row: ContactRow, channel: str | None) -> str | Failure:
         return Failure(row.line, None, f"a {channel} inbox needs the contact's phone number")
     if channel in EMAIL_CHANNELS:
         if row.email:
-            return row.email
+            return row.email.strip().lower()  # as the email channel keys its senders
         return Failure(row.line, None, f"an {channel} inbox needs the contact's email address")
     return Failure(
         row.line, None, f"a {channel} inbox needs the contact's sourceId (the channel's id for them)"

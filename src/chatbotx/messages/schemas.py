@@ -51,6 +51,10 @@ FileRef = Annotated[str, BeforeValidator(_file_ref), Field(min_length=1, max_len
 FileRefs = Annotated[list[FileRef], Field(max_length=MAX_FILES)]
 
 
+# One line of a mail header (RFC 5322 allows 998 characters a line); no line breaks (header injection).
+EmailSubject = Annotated[str, Field(min_length=1, max_length=900, pattern=r"^[^\r\n]*$")]
+
+
 class MessageSend(InputSchema):
     text: str | None = Field(default=None, min_length=1, max_length=LONG_TEXT_MAX, description="Message text")
     files: Annotated[FileRefs | None, BeforeValidator(_as_list)] = Field(
@@ -64,6 +68,11 @@ class MessageSend(InputSchema):
         default=None,
         description="The inbox to send on; default: the inbox of the contact's latest conversation, "
         "else the contact's only inbox",
+    )
+    subject: EmailSubject | None = Field(
+        default=None,
+        description="Email channels: the mail's subject (default: Re: the conversation's first subject, or "
+        "'New message'); other channels ignore it",
     )
 
 

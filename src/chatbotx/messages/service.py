@@ -270,7 +270,13 @@ async def send_message(session: AsyncSession, who: Principal, contact: Contact, 
         return
     attachments = await file_attachments(session, contact.workspace_id, body.files or [])
     await queue_outgoing_message(
-        session, contact, inbox_id, content=body.text, attachments=attachments, sender_id=who.member_id
+        session,
+        contact,
+        inbox_id,
+        content=body.text,
+        attachments=attachments,
+        sender_id=who.member_id,
+        content_attributes={"email": {"subject": body.subject}} if body.subject is not None else None,
     )
 
 
