@@ -179,11 +179,11 @@ async def test_unknown_and_private_events_are_dropped() -> None:
     assert await realtime.public_event(audience, "message.created", note) is None
 
 
-async def test_messages_queued_without_an_event_arrive_when_sent(
+async def test_messages_sent_through_the_contacts_api_arrive_then_update(
     webchat: Webchat, public: httpx.AsyncClient, api: httpx.AsyncClient, live_url: str
 ) -> None:
-    """sendMessage (and the bots' and flows' sends) queue a message without message.created: the visitor gets
-    it from the dispatcher's message.updated once it is sent."""
+    """sendMessage (like the bots' and flows' sends) announces the queued message, then the dispatcher's
+    message.updated follows once it is sent."""
     me = await visitor(public, webchat)
     conv = await conversation(public, webchat, me["source_id"])
     async with stream(live_url, webchat, me) as reader:
@@ -192,7 +192,8 @@ async def test_messages_queued_without_an_event_arrive_when_sent(
             json={"text": "from the contacts API", "inboxId": webchat.channel["id"]},
         )
         assert sent.status_code == 204, sent.text
-        (updated,) = await reader.events(1)
-        assert updated.event == "message.updated"
-        assert updated.data["content"] == "from the contacts API" and updated.data["message_type"] == 1
+        created, updated = await reader.events(2)
+        assert (created.event, updated.event) == ("message.created", "message.updated")
+        assert created.data["id"] == updated.data["id"]
+        assert created.data["content"] == "from the contacts API" and created.data["message_type"] == 1
         assert updated.data["conversation_id"] == conv["id"] and updated.data["status"] == "sent"

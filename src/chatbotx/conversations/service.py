@@ -406,8 +406,7 @@ async def reply(
     )
     if message.conversation_id != conversation.id:  # pragma: no cover - a same-instant tie on another row
         raise Conflict("Another conversation of the contact on this inbox is newer; reply there.")
-    out = MessageOut.model_validate(message)
-    await events.publish(session, conversation.workspace_id, events.MESSAGE_CREATED, _json(out))
+    out = MessageOut.model_validate(message)  # queue_outgoing_message published message.created
     await _changed(session, conversation, previous_status=previous_status)
     return out
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from chatbotx.automation.keywords import KeywordRule, best_match
 from chatbotx.dispatcher.policy import check_sendable
 from chatbotx.dispatcher.runner import notify_after_commit
+from chatbotx.kit import events
 from chatbotx.kit.db import utcnow
 from chatbotx.kit.errors import BusinessError, NotFound, invalid_field
 from chatbotx.kit.ids import parse_id
@@ -181,6 +182,10 @@ async def queue_outgoing_message(
     )
     session.add(message)
     await session.flush()
+    # Every outgoing message is announced once, whoever queued it (an agent's reply, the send API, a flow):
+    # agents' streams and the webchat visitor see it before the dispatcher sends it.
+    out = MessageOut.model_validate(message).model_dump(mode="json", by_alias=True)
+    await events.publish(session, contact.workspace_id, events.MESSAGE_CREATED, out)
     notify_after_commit(session)
     return message
 
