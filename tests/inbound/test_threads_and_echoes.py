@@ -11,10 +11,11 @@ from sqlalchemy import select
 from chatbotx.channels.base import ContactProfile, InboundMessage
 from chatbotx.inbound import worker
 from chatbotx.kit import db
-from chatbotx.models import Contact, ContactInbox, Conversation, Message
+from chatbotx.models import Contact, ContactInbox, Conversation, InboundEvent, Message
 from tests.conftest import Tenant
 from tests.inbound import testchan
 from tests.inbound.test_batch import rows, stored, workspace_events
+from tests.inbound.test_pipeline import outgoing
 from tests.inbound.testchan import make_inbox
 
 
@@ -147,3 +148,29 @@ async def test_an_echo_is_stored_as_outgoing_and_neither_reopens_nor_opens_the_w
         select(ContactInbox).where(ContactInbox.inbox_id == inbox.id, ContactInbox.source_id == "psid-2")
     )
     assert second.last_inbound_at is None
+
+
+async def test_an_echo_waits_while_we_send_to_that_contact_so_our_own_is_not_stored_twice(
+    tenant: Tenant,
+) -> None:
+    inbox = await make_inbox(tenant.workspace_id)
+    await stored(inbox, [InboundMessage("igsid-1", "m-in", "text", text="hello")])
+    await worker.drain(inbox.id)
+    sending = await outgoing(inbox, "m-ours", status="queued")  # sent, provider id not recorded yet
+    async with db.get_database().sessionmaker() as session:
+        (await session.get_one(Message, sending.id)).provider_message_id = None
+        await db.commit(session)
+
+    # Instagram echoes our send before the dispatcher has committed its provider id: the echo waits.
+    await stored(inbox, [InboundMessage("igsid-1", "m-ours", "text", text="out", echo=True)])
+    assert await worker.drain(inbox.id) == 0
+    (waiting,) = await rows(select(InboundEvent).where(InboundEvent.dedupe_key == "message:m-ours"))
+    assert waiting.status == "pending" and "echo waits" in (waiting.error or "")
+
+    async with db.get_database().sessionmaker() as session:  # the dispatcher records the send
+        row = await session.get_one(Message, sending.id)
+        row.status, row.provider_message_id = "sent", "m-ours"
+        await db.commit(session)
+    assert await worker.drain(inbox.id) == 1  # handled: a repeat of our own message
+    ours = await rows(select(Message).where(Message.inbox_id == inbox.id, Message.direction == "outgoing"))
+    assert [m.id for m in ours] == [sending.id]

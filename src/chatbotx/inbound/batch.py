@@ -51,6 +51,8 @@ from chatbotx.kit.ids import new_id
 from chatbotx.models import Contact, ContactInbox, Conversation, InboundEvent, Message
 
 log = logging.getLogger("chatbotx.inbound")
+# An echo arriving while we send to that contact waits this long for the send's provider id to be recorded.
+ECHO_PATIENCE = dt.timedelta(minutes=5)
 
 CONTACT: Table = Contact.__table__  # type: ignore[assignment]
 CONTACT_INBOX: Table = ContactInbox.__table__  # type: ignore[assignment]
@@ -308,6 +310,32 @@ async def latest_conversations(
 # --- messages --------------------------------------------------------------------------------------------
 
 
+async def sources_being_sent_to(session: AsyncSession, inbox_id: int, sources: set[str]) -> set[str]:
+    """Of `sources`, the contacts with an outgoing message of ours still queued on the inbox (being sent)."""
+    if not sources:
+        return set()
+    rows = await session.execute(
+        select(CONTACT_INBOX.c.source_id)
+        .select_from(
+            MESSAGE.join(
+                CONTACT_INBOX,
+                and_(
+                    CONTACT_INBOX.c.contact_id == MESSAGE.c.contact_id,
+                    CONTACT_INBOX.c.inbox_id == MESSAGE.c.inbox_id,
+                ),
+            )
+        )
+        .where(
+            MESSAGE.c.inbox_id == inbox_id,
+            MESSAGE.c.direction == "outgoing",
+            MESSAGE.c.status == "queued",
+            CONTACT_INBOX.c.source_id.in_(sorted(sources)),
+        )
+        .distinct()
+    )
+    return {row[0] for row in rows}
+
+
 async def known_message_ids(session: AsyncSession, inbox_id: int, provider_ids: Sequence[str]) -> set[str]:
     if not provider_ids:
         return set()
@@ -397,8 +425,24 @@ async def handle_messages(
     """
     inbox = work.channel.inbox
     known = await known_message_ids(session, inbox.id, [m.provider_message_id for _, m, _ in messages])
+    sending = await sources_being_sent_to(
+        session,
+        inbox.id,
+        {m.source_id for _, m, _ in messages if m.echo and m.provider_message_id not in known},
+    )
     fresh: list[tuple[InboundMessage, list[Downloaded]]] = []
-    for _, message, downloads in messages:
+    for row, message, downloads in messages:
+        # Maybe the echo of our own send whose provider id is not recorded yet: wait for the dispatcher
+        # (stored as an echo after the patience, if it was someone else's send after all).
+        if (
+            message.echo
+            and message.source_id in sending
+            and message.provider_message_id not in known
+            and work.now - row.received_at <= ECHO_PATIENCE
+            and row.attempts + 1 < MAX_ATTEMPTS
+        ):
+            work.requeue.append(requeue_row(row, "an echo waits while we send to this contact"))
+            continue
         work.handled.append(message)  # a repeat of a stored message is handled too (acknowledged)
         if message.provider_message_id not in known:
             known.add(message.provider_message_id)
