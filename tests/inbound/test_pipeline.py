@@ -330,3 +330,43 @@ async def test_concurrent_workers_store_each_message_once_in_order(tenant: Tenan
         assert mine == sorted(mine)  # one contact's messages keep the provider's order
     assert len(await rows(select(Contact).where(Contact.workspace_id == int(tenant.workspace_id)))) == 3
     assert len(await rows(select(Conversation).where(Conversation.inbox_id == inbox.id))) == 3
+
+
+async def test_a_kick_while_draining_asks_that_drain_for_another_pass(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook stored while this process drains the inbox makes the drain pass again (in order, without a
+    job message through the broker); with no drain running, the kick goes to the broker."""
+    from chatbotx.inbound import tasks
+
+    inbox = await make_inbox(tenant.workspace_id)
+    sent: list[int] = []
+
+    async def kiq(inbox_id: int) -> None:
+        sent.append(inbox_id)
+
+    monkeypatch.setattr(tasks.process, "kiq", kiq)
+    real_drain = worker.drain
+    passes: list[int] = []
+
+    async def drain(inbox_id: int) -> int:
+        passes.append(inbox_id)
+        handled = await real_drain(inbox_id)
+        if len(passes) == 1:  # a webhook arrives while this pass runs
+            late = InboundMessage(source_id="u1", provider_message_id="late-1", content_type="text", text="2")
+            async with db.get_database().sessionmaker() as session:
+                assert await store.store_events(session, inbox.workspace_id, inbox.id, [late]) == 1
+                await db.commit(session)
+            await tasks.kick_now(inbox_id)
+        return handled
+
+    monkeypatch.setattr(worker, "drain", drain)
+    first = InboundMessage(source_id="u1", provider_message_id="first-1", content_type="text", text="1")
+    async with db.get_database().sessionmaker() as session:
+        assert await store.store_events(session, inbox.workspace_id, inbox.id, [first]) == 1
+        await db.commit(session)
+    assert await worker.process_inbox(inbox.id) == 2
+    assert len(passes) == 2 and sent == []
+    assert [m.content for m in await messages(inbox)] == ["1", "2"]
+    await tasks.kick_now(inbox.id)  # nothing drains it now
+    assert sent == [inbox.id]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import httpx
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
+from chatbotx.inboxes import secrets
 from chatbotx.kit import db
-from chatbotx.models import InboundEvent, Message
+from chatbotx.models import InboundEvent, Inbox, Message
 from tests.conftest import Tenant
 from tests.inbound import testchan
 from tests.inbound.testchan import make_inbox, message, post
@@ -120,3 +121,36 @@ async def test_handshake(tenant: Tenant, anon: httpx.AsyncClient) -> None:
 async def test_webhooks_are_not_in_the_api_document(anon: httpx.AsyncClient) -> None:
     spec = (await anon.get("/api/openapi.json")).json()
     assert not [path for path in spec["paths"] if path.startswith("/webhooks")]
+
+
+async def test_a_rotated_secret_or_deleted_inbox_is_seen_at_once(
+    tenant: Tenant, anon: httpx.AsyncClient
+) -> None:
+    """The endpoint caches each inbox's channel context (decrypted credentials) only while the inbox's config
+    and sealed credentials read back unchanged: a new secret counts from the next webhook, a deleted inbox is
+    a 404 at once."""
+    inbox = await make_inbox(tenant.workspace_id)
+    assert (await post(anon, inbox, {"messages": [message("u1", id="r-1")]})).status_code == 200
+    async with db.get_database().sessionmaker() as session:
+        await session.execute(
+            update(Inbox)
+            .where(Inbox.id == inbox.id)
+            .values(credentials=secrets.seal({"appSecret": "rotated", "verifyCode": "vc"}))
+        )
+        await db.commit(session)
+    old = await post(anon, inbox, {"messages": [message("u1", id="r-2")]})
+    assert old.status_code == 403 and old.json()["code"] == "INVALID_SIGNATURE"
+    new = await post(anon, inbox, {"messages": [message("u1", id="r-3")]}, secret="rotated")
+    assert new.status_code == 200 and new.json()["stored"] == 1
+
+    async def both_handled() -> bool:
+        return await count(Message, inbox.id) == 2
+
+    await wait_for(both_handled)
+    async with db.get_database().sessionmaker() as session:
+        await session.execute(delete(InboundEvent).where(InboundEvent.inbox_id == inbox.id))
+        await session.execute(delete(Message).where(Message.inbox_id == inbox.id))
+        await session.execute(delete(Inbox).where(Inbox.id == inbox.id))
+        await db.commit(session)
+    gone = await post(anon, inbox, {"messages": [message("u1", id="r-4")]}, secret="rotated")
+    assert gone.status_code == 404
