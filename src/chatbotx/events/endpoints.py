@@ -27,6 +27,7 @@ STREAM_RESPONSES = {
 DESCRIPTION = (
     "A Server-Sent Events stream of the workspace's events: message.created, message.updated, "
     "conversation.created, conversation.updated, conversation.status_changed, conversation.assigned, "
+    "conversation.typing_on, conversation.typing_off, "
     "contact.created, contact.updated. Each event's `data` is the JSON object it concerns. To resume after a "
     "disconnect, send the last `id` received as the `Last-Event-ID` header (browsers' EventSource does it) "
     "or as `?lastEventId=`: stored events after it are replayed first, then live ones follow. Without it the "
