@@ -177,8 +177,7 @@ async def update(
     # A config change, or re-activating a channel that needs attention, connects again (fixing a token).
     reconnect = bool(data.config) or (data.status == "active" and inbox.status == "needs_attention")
     if inbox.channel == "webchat" and inbox.public_token is None:  # created before webchat had a public API
-        inbox.public_token = random.token_urlsafe(24)
-        reconnect = True  # connecting generates its identity-verification secrets
+        _give_webchat_identity(inbox)
     if reconnect:
         current = credentials_of(inbox)
         public, secret_values = secrets.apply_config(inbox.config or {}, current, data.config or {})
@@ -194,6 +193,17 @@ async def update(
             inbox.status_reason = None
     await session.flush()
     return inbox
+
+
+def _give_webchat_identity(inbox: Inbox) -> None:
+    """For a webchat inbox made before webchat had a public API: its public identifier, and the
+    identity-verification secrets that connecting would have generated."""
+    inbox.public_token = random.token_urlsafe(24)
+    current = credentials_of(inbox)
+    fresh = {"hmacToken": random.token_hex(24), "identitySecret": random.token_urlsafe(32)}
+    missing = {key: value for key, value in fresh.items() if not current.get(key)}
+    if missing:
+        inbox.credentials = secrets.seal({**current, **missing})
 
 
 async def delete(session: AsyncSession, workspace_id: int, inbox_id: int | None) -> None:
