@@ -180,3 +180,11 @@ async def test_a_webchat_inbox_without_public_identifier_gets_one_on_update(api:
     assert {"hmacToken", "identitySecret"} <= set(fixed["secretKeys"]) and fixed["hmacToken"]
     widget = await api.get(f"/public/api/v1/inboxes/{fixed['inboxIdentifier']}")
     assert widget.status_code == 200 and widget.json()["name"] == "Website"
+
+    # As migration 0006 leaves one: an identifier, no secrets yet. The next update adds them, keeps the rest.
+    async with db.get_database().sessionmaker() as session:
+        (await session.get_one(Inbox, int(created["id"]))).credentials = None
+        await db.commit(session)
+    again = (await api.put(f"{URL}/{created['id']}", json={"name": "Web"})).json()
+    assert again["inboxIdentifier"] == fixed["inboxIdentifier"]
+    assert {"hmacToken", "identitySecret"} <= set(again["secretKeys"]) and again["hmacToken"]

@@ -176,7 +176,9 @@ async def update(
         inbox.source_id = data.source_id
     # A config change, or re-activating a channel that needs attention, connects again (fixing a token).
     reconnect = bool(data.config) or (data.status == "active" and inbox.status == "needs_attention")
-    if inbox.channel == "webchat" and inbox.public_token is None:  # created before webchat had a public API
+    if inbox.channel == "webchat" and (
+        inbox.public_token is None or not set(secrets.secret_keys(inbox.credentials)) >= WEBCHAT_SECRETS
+    ):  # created before webchat had a public API
         _give_webchat_identity(inbox)
     if reconnect:
         current = credentials_of(inbox)
@@ -195,10 +197,13 @@ async def update(
     return inbox
 
 
+WEBCHAT_SECRETS = frozenset({"hmacToken", "identitySecret"})
+
+
 def _give_webchat_identity(inbox: Inbox) -> None:
     """For a webchat inbox made before webchat had a public API: its public identifier, and the
     identity-verification secrets that connecting would have generated."""
-    inbox.public_token = random.token_urlsafe(24)
+    inbox.public_token = inbox.public_token or random.token_urlsafe(24)
     current = credentials_of(inbox)
     fresh = {"hmacToken": random.token_hex(24), "identitySecret": random.token_urlsafe(32)}
     missing = {key: value for key, value in fresh.items() if not current.get(key)}
