@@ -34,7 +34,6 @@ from typing import Any, ClassVar, Literal, cast
 
 import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
-from inscriptis import get_text
 from sqlalchemy import select, update
 
 from chatbotx.channels.base import (
@@ -179,6 +178,8 @@ def provider_id(message_id: str) -> str:
 
 def html_to_text(html: str) -> str:
     """Readable plain text of an HTML mail (scripts and styles dropped, lists and tables laid out)."""
+    from inscriptis import get_text  # lxml: ~10 MB, loaded with the first HTML mail, not by every server
+
     return clean_text(get_text(html))
 
 
