@@ -89,15 +89,17 @@ def value(ctx: ChannelContext, key: str) -> Any:
     return found if found not in (None, "") else ctx.config.get(key)
 
 
-def api_version(config: dict[str, Any]) -> str:
-    match = _API_VERSION.match(str(config.get("apiVersion") or DEFAULT_API_VERSION).strip())
-    return f"v{match.group(1)}" if match else DEFAULT_API_VERSION
+def api_version(config: dict[str, Any], default: str = DEFAULT_API_VERSION) -> str:
+    """The Graph API version of `config` (`apiVersion`, with or without its "v"), else `default`."""
+    match = _API_VERSION.match(str(config.get("apiVersion") or default).strip())
+    return f"v{match.group(1)}" if match else default
 
 
-def messages_per_second(config: dict[str, Any]) -> int:
+def messages_per_second(config: dict[str, Any], default: int = DEFAULT_MESSAGES_PER_SECOND) -> int:
+    """The channel's send rate: `messagesPerSecond` of `config` within 1..MAX, else `default`."""
     raw = config.get("messagesPerSecond")
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return DEFAULT_MESSAGES_PER_SECOND
+        return default
     return max(1, min(MAX_MESSAGES_PER_SECOND, int(raw)))
 
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 
+from chatbotx.channels import meta
 from chatbotx.channels.base import (
     INVALID_MESSAGE,
     INVALID_RECIPIENT,
@@ -45,7 +46,6 @@ from chatbotx.settings import get_settings
 
 DEFAULT_API_VERSION = "v21.0"
 DEFAULT_MESSAGES_PER_SECOND = 80
-MAX_MESSAGES_PER_SECOND = 1000
 # Meta's pair rate limit: about one message every 6 s to the same user, bursts of up to 45 (error 131056).
 PER_RECIPIENT_PER_SECOND = 1 / 6
 PER_RECIPIENT_BURST = 45
@@ -60,7 +60,6 @@ MAX_LIST_ROW_TITLE = 24
 MAX_BUTTON_ID = 256
 LIST_BUTTON_LABEL = "Options"
 
-_API_VERSION = re.compile(r"^v?(\d{1,3}\.\d{1,3})$")
 
 # Our attachment kinds -> WhatsApp message types, and back for inbound media.
 _OUT_MEDIA: dict[str, str] = {
@@ -108,43 +107,24 @@ _RECIPIENT_WORDS = re.compile(r"phone|recipient|\bto\b|wa_id", re.IGNORECASE)
 # --- configuration ------------------------------------------------------------------------------------------
 
 
-def _value(ctx: ChannelContext, key: str) -> Any:
-    """A setting: from the secrets first (accessToken, appSecret, verifyToken), then from config."""
-    value = ctx.credentials.get(key)
-    return value if value not in (None, "") else ctx.config.get(key)
-
-
 def api_version(config: dict[str, Any]) -> str:
-    match = _API_VERSION.match(str(config.get("apiVersion") or DEFAULT_API_VERSION).strip())
-    return f"v{match.group(1)}" if match else DEFAULT_API_VERSION
+    return meta.api_version(config, DEFAULT_API_VERSION)
 
 
 def messages_per_second(config: dict[str, Any]) -> int:
-    raw = config.get("messagesPerSecond")
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return DEFAULT_MESSAGES_PER_SECOND
-    return max(1, min(MAX_MESSAGES_PER_SECOND, int(raw)))
+    return meta.messages_per_second(config, DEFAULT_MESSAGES_PER_SECOND)
 
 
 def _validate_config(ctx: ChannelContext) -> None:
     """Refuse at connect time what would make every later call fail (a 422 on the channel API)."""
     for key in ("phoneNumberId", "accessToken", "appSecret"):
-        if not _value(ctx, key):
+        if not meta.value(ctx, key):
             raise invalid_field(f"config.{key}", "is required for a WhatsApp channel")
-    if not re.fullmatch(r"\d{1,32}", str(_value(ctx, "phoneNumberId"))):
+    if not re.fullmatch(r"\d{1,32}", str(meta.value(ctx, "phoneNumberId"))):
         raise invalid_field(
             "config.phoneNumberId", "must be the numeric phone number id from WhatsApp Manager"
         )
-    version = ctx.config.get("apiVersion")
-    if version is not None and not _API_VERSION.match(str(version).strip()):
-        raise invalid_field("config.apiVersion", 'must look like "v21.0"')
-    mps = ctx.config.get("messagesPerSecond")
-    if mps is not None and (
-        isinstance(mps, bool) or not isinstance(mps, int) or not 1 <= mps <= MAX_MESSAGES_PER_SECOND
-    ):
-        raise invalid_field(
-            "config.messagesPerSecond", f"must be an integer from 1 to {MAX_MESSAGES_PER_SECOND}"
-        )
+    meta.check_common_config(ctx)
 
 
 def _graph_url(ctx: ChannelContext, path: str) -> str:
@@ -153,7 +133,7 @@ def _graph_url(ctx: ChannelContext, path: str) -> str:
 
 
 def _auth(ctx: ChannelContext) -> dict[str, str]:
-    return {"Authorization": f"Bearer {_value(ctx, 'accessToken') or ''}"}
+    return {"Authorization": f"Bearer {meta.value(ctx, 'accessToken') or ''}"}
 
 
 # --- errors -------------------------------------------------------------------------------------------------
@@ -581,7 +561,7 @@ class WhatsAppAdapter:
 
     async def connect(self, ctx: ChannelContext) -> dict[str, Any]:
         _validate_config(ctx)
-        url = _graph_url(ctx, str(_value(ctx, "phoneNumberId")))
+        url = _graph_url(ctx, str(meta.value(ctx, "phoneNumberId")))
         try:
             response = await _call(ctx, "GET", url, params={"fields": "display_phone_number,verified_name"})
         except ProviderError as exc:
@@ -607,17 +587,17 @@ class WhatsAppAdapter:
         }
 
     async def handshake(self, ctx: ChannelContext, request: WebhookRequest) -> tuple[int, bytes] | None:
-        return answer_handshake(str(_value(ctx, "verifyToken") or ""), request)
+        return answer_handshake(str(meta.value(ctx, "verifyToken") or ""), request)
 
     def verify(self, ctx: ChannelContext, request: WebhookRequest) -> bool:
-        return signed_by(str(_value(ctx, "appSecret") or ""), request)
+        return signed_by(str(meta.value(ctx, "appSecret") or ""), request)
 
     def parse(self, ctx: ChannelContext, request: WebhookRequest) -> list[InboundEvent]:
         try:
             payload = orjson.loads(request.body)
         except orjson.JSONDecodeError:
             return []
-        phone_number_id = _value(ctx, "phoneNumberId")
+        phone_number_id = meta.value(ctx, "phoneNumberId")
         return parse_payload(payload, str(phone_number_id) if phone_number_id else None)
 
     async def download(self, ctx: ChannelContext, attachment: Attachment) -> tuple[bytes, str | None]:
@@ -635,7 +615,7 @@ class WhatsAppAdapter:
 
     async def send(self, ctx: ChannelContext, message: OutboundMessage) -> SendResult:
         bodies = build_requests(message)
-        url = _graph_url(ctx, f"{_value(ctx, 'phoneNumberId')}/messages")
+        url = _graph_url(ctx, f"{meta.value(ctx, 'phoneNumberId')}/messages")
         provider_id = ""
         for body in bodies:
             answer = _json(await _call(ctx, "POST", url, json=body))
