@@ -10,14 +10,15 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from chatbotx.channels import email_poll
 from chatbotx.inbound import worker
 from chatbotx.kit import db
 from chatbotx.messages.service import queue_outgoing_message
-from chatbotx.models import ChannelPoll, Contact, ContactInbox, Conversation, Message
+from chatbotx.models import ChannelPoll, Contact, Conversation, Message
 from tests.conftest import Tenant
+from tests.e2e.helpers import identity, sent_out
 from tests.fakes.mail import (
     QUIET_SMTP,
     Dovecot,
@@ -100,38 +101,12 @@ async def poll_error(inbox_id: str) -> str | None:
         return row.last_error if row else None
 
 
-async def sent_out(inbox_id: str) -> None:
-    """Wait (bounded) until the app's dispatcher has sent or failed every queued message of the inbox."""
-
-    async def settled() -> bool:
-        async with db.get_database().sessionmaker() as session:
-            stmt = (
-                select(func.count())
-                .select_from(Message)
-                .where(Message.inbox_id == int(inbox_id), Message.status == "queued")
-            )
-            return not await session.scalar(stmt)
-
-    await wait_for(settled)
-
-
 async def rows(inbox_id: str) -> list[Message]:
     async with db.get_database().sessionmaker() as session:
         result = await session.scalars(
             select(Message).where(Message.inbox_id == int(inbox_id)).order_by(Message.id)
         )
         return list(result)
-
-
-async def identity(inbox_id: str, address: str) -> ContactInbox:
-    async with db.get_database().sessionmaker() as session:
-        found = await session.scalar(
-            select(ContactInbox).where(
-                ContactInbox.inbox_id == int(inbox_id), ContactInbox.source_id == address
-            )
-        )
-    assert found is not None, f"no contact for {address}"
-    return found
 
 
 async def test_bad_credentials_or_an_unreachable_server_refuse_the_channel(

@@ -15,17 +15,8 @@ from chatbotx.inbound import worker
 from chatbotx.models import Conversation, InboundEvent, Message
 from chatbotx.settings import get_settings
 from tests.conftest import Tenant
-from tests.e2e.test_messenger_flow import (
-    Channel,
-    check_windows,
-    count,
-    first_contact,
-    identity,
-    messages,
-    receive,
-    reply,
-    sent_out,
-)
+from tests.e2e.helpers import count, identity, messages, sent_out
+from tests.e2e.test_messenger_flow import Channel, check_windows, first_contact, receive, reply
 from tests.fakes.meta import InstagramAccount, MetaGraphFake, serve_fake_meta
 
 IGSID = "6311000000000001"
@@ -116,7 +107,7 @@ async def test_inbound_story_mention_reply_and_unsend(
         account.unsend(user, hello["message"]["mid"]),
     )
     await receive(fake, channel, anon, payload)
-    contact_id = (await identity(channel, IGSID)).contact_id
+    contact_id = (await identity(channel.id, IGSID)).contact_id
     story, answer, text = await messages(tenant, contact_id)  # the unsend stores nothing
     assert story["contentType"] == "image" and "storyMention" in story["contentAttributes"]
     content = await tenant.client.get(f"/api/v1/files/{story['attachments'][0]['fileId']}/content")
@@ -161,7 +152,7 @@ async def test_reply_at_the_instagram_api_and_read_receipt(
         buttons=[{"title": "S", "payload": "S"}, {"title": "M", "payload": "M"}],
     )
     assert answer.status_code == 201, answer.text
-    await sent_out(channel)
+    await sent_out(channel.id)
     [sent] = fake.sent()
     assert facebook.requests == []
     assert sent.path == f"/v22.0/{account.id}/messages" and sent.token == account.access_token

@@ -10,13 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from chatbotx.inbound import worker
 from chatbotx.kit import db
 from chatbotx.models import ContactInbox, Conversation, Event, InboundEvent, Inbox, Message
 from chatbotx.settings import get_settings
 from tests.conftest import Tenant
+from tests.e2e.helpers import conversation_of, count, identity, messages, sent_out
 from tests.fakes.meta import MessagingNode, MetaGraphFake, Page, serve_fake_meta
 from tests.polling import no_pending, wait_for
 
@@ -75,58 +76,13 @@ async def receive(
     await wait_for(lambda: no_pending(int(channel.id)))
 
 
-async def count(model: Any, inbox_id: str) -> int:
-    async with db.get_database().sessionmaker() as session:
-        stmt = select(func.count()).select_from(model).where(model.inbox_id == int(inbox_id))
-        return int(await session.scalar(stmt) or 0)
-
-
-async def identity(channel: Channel, source_id: str) -> ContactInbox:
-    async with db.get_database().sessionmaker() as session:
-        found = await session.scalar(
-            select(ContactInbox).where(
-                ContactInbox.inbox_id == int(channel.id), ContactInbox.source_id == source_id
-            )
-        )
-    assert found is not None, "no contact for this sender"
-    return found
-
-
-async def messages(tenant: Tenant, contact_id: int) -> list[dict[str, Any]]:
-    answer = await tenant.client.get(f"/api/v1/contacts/{contact_id}/messages")
-    assert answer.status_code == 200, answer.text
-    return list(reversed(answer.json()["data"]))  # oldest first
-
-
-async def sent_out(channel: Channel) -> None:
-    """Wait (bounded) until the dispatcher has sent or failed every queued message of the inbox."""
-
-    async def settled() -> bool:
-        async with db.get_database().sessionmaker() as session:
-            stmt = (
-                select(func.count())
-                .select_from(Message)
-                .where(Message.inbox_id == int(channel.id), Message.status == "queued")
-            )
-            return not await session.scalar(stmt)
-
-    await wait_for(settled)
-
-
-async def conversation_of(contact_id: int) -> str:
-    async with db.get_database().sessionmaker() as session:
-        found = await session.scalar(select(Conversation.id).where(Conversation.contact_id == contact_id))
-    assert found is not None
-    return str(found)
-
-
 async def first_contact(
     anon: httpx.AsyncClient, fake: MetaGraphFake, channel: Channel, source_id: str
 ) -> tuple[int, str]:
     """The contact writes "Hello!"; their contact id and conversation id."""
     user = channel.node.user(source_id)
     await receive(fake, channel, anon, channel.node.webhook(channel.node.text(user, "Hello!")))
-    contact_id = (await identity(channel, source_id)).contact_id
+    contact_id = (await identity(channel.id, source_id)).contact_id
     return contact_id, await conversation_of(contact_id)
 
 
@@ -166,7 +122,7 @@ async def check_windows(
         tenant, conversation_id, text="Sorry for the wait, here is your answer", tag="HUMAN_AGENT"
     )
     assert human.status_code == 201, human.text
-    await sent_out(channel)
+    await sent_out(channel.id)
     [sent] = fake.sent()
     assert fake.sends() == [sent]  # the refused messages never reached Meta
     assert (sent.json["messaging_type"], sent.json["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
@@ -180,7 +136,7 @@ async def check_windows(
         tenant, conversation_id, text="Your booking is confirmed", tag="CONFIRMED_EVENT_UPDATE"
     )
     assert update_tag.status_code == 201, update_tag.text
-    await sent_out(channel)
+    await sent_out(channel.id)
     assert len(fake.sends()) == 2 and fake.sent()[-1].json["tag"] == "CONFIRMED_EVENT_UPDATE"
     statuses = [
         m["status"]
@@ -240,7 +196,7 @@ async def test_inbound_kinds_are_stored(tenant: Tenant, anon: httpx.AsyncClient,
         page.postback(user, "Get Started", "GET_STARTED"),
     )
     await receive(fake, channel, anon, payload)
-    contact_id = (await identity(channel, PSID)).contact_id
+    contact_id = (await identity(channel.id, PSID)).contact_id
     text, image, quick, postback = await messages(tenant, contact_id)
     assert (text["direction"], text["contentType"], text["content"]) == ("incoming", "text", "Hello World")
     assert text["providerMessageId"] == payload["entry"][0]["messaging"][0]["message"]["mid"]
@@ -305,7 +261,7 @@ async def test_reply_goes_out_in_the_send_api_format_and_receipts_move_it(
     )
     assert answer.status_code == 201, answer.text
     message_id = answer.json()["id"]
-    await sent_out(channel)
+    await sent_out(channel.id)
     [sent] = fake.sent()
     assert sent.path == f"/v22.0/{page.id}/messages" and sent.token == page.access_token
     assert sent.json == {
@@ -339,7 +295,7 @@ async def test_read_watermark_marks_earlier_messages_read(
     contact_id, conversation_id = await first_contact(anon, fake, channel, PSID)
     for text in ("one", "two"):
         assert (await reply(tenant, conversation_id, text=text)).status_code == 201
-        await sent_out(channel)
+        await sent_out(channel.id)
     await receive(fake, channel, anon, page.webhook(page.read(page.user(PSID))))
     assert [m["status"] for m in (await messages(tenant, contact_id))[1:]] == ["read", "read"]
 
@@ -351,7 +307,7 @@ async def test_buttons_media_and_limits(tenant: Tenant, anon: httpx.AsyncClient,
     assert (await reply(tenant, conversation_id, text="Change or visit?", buttons=buttons)).status_code == 201
     files = ["https://files.example.com/invoice.pdf"]
     assert (await reply(tenant, conversation_id, text="Your invoice", files=files)).status_code == 201
-    await sent_out(channel)
+    await sent_out(channel.id)
     template, invoice, caption = (r.json["message"] for r in fake.sent())
     assert template["attachment"] == {
         "type": "template",
@@ -395,7 +351,7 @@ async def test_echo_from_the_page_inbox_is_stored_as_outgoing(
     page = channel.node
     contact_id, conversation_id = await first_contact(anon, fake, channel, PSID)
     await last_wrote(channel, dt.timedelta(hours=30))
-    before = await identity(channel, PSID)
+    before = await identity(channel.id, PSID)
     await receive(
         fake, channel, anon, page.webhook(page.echo(page.user(PSID), "Answered from the Page inbox"))
     )
@@ -406,7 +362,7 @@ async def test_echo_from_the_page_inbox_is_stored_as_outgoing(
         "sent",
         "Answered from the Page inbox",
     )
-    assert (await identity(channel, PSID)).last_inbound_at == before.last_inbound_at  # no window opened
+    assert (await identity(channel.id, PSID)).last_inbound_at == before.last_inbound_at  # no window opened
     refused = await reply(tenant, conversation_id, text="still closed")
     assert refused.status_code == 400 and refused.json()["code"] == "OUTSIDE_WINDOW"
 
@@ -461,15 +417,15 @@ async def test_blocked_contact_and_expired_token(
     _contact_id, conversation_id = await first_contact(anon, fake, channel, PSID)
     channel.node.unavailable.add(PSID)
     assert (await reply(tenant, conversation_id, text="hello?")).status_code == 201
-    await sent_out(channel)
-    assert (await identity(channel, PSID)).unreachable_reason == "BLOCKED_BY_USER"
+    await sent_out(channel.id)
+    assert (await identity(channel.id, PSID)).unreachable_reason == "BLOCKED_BY_USER"
     again = await reply(tenant, conversation_id, text="hello again?")
     assert again.status_code == 400 and again.json()["code"] == "CONTACT_UNREACHABLE"
 
     other, other_conversation = await first_contact(anon, fake, channel, "24080000000000002")
     channel.node.expire_token()
     assert (await reply(tenant, other_conversation, text="hi")).status_code == 201
-    await sent_out(channel)
+    await sent_out(channel.id)
     assert (await messages(tenant, other))[-1]["status"] == "failed"
     async with db.get_database().sessionmaker() as session:
         inbox = await session.get(Inbox, int(channel.id))
@@ -482,7 +438,7 @@ async def test_throttling_is_retried(tenant: Tenant, anon: httpx.AsyncClient, fa
     contact_id, conversation_id = await first_contact(anon, fake, channel, PSID)
     fake.fail_next(1, (429, {"error": {"message": "Request limit reached", "type": "OAuthException"}}))
     assert (await reply(tenant, conversation_id, text="patience")).status_code == 201
-    await sent_out(channel)
+    await sent_out(channel.id)
     refused, accepted = fake.sends()
     assert refused.status == 429 and accepted.status == 200 and accepted.json == refused.json
     assert (await messages(tenant, contact_id))[-1]["status"] == "sent"

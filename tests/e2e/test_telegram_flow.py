@@ -16,6 +16,7 @@ from chatbotx.kit import db
 from chatbotx.models import ContactInbox, Conversation, InboundEvent, Inbox, Message
 from chatbotx.settings import get_settings
 from tests.conftest import Tenant
+from tests.e2e.helpers import count, messages, sent_out
 from tests.fakes.telegram import FakeBot, FakeTelegram, serve_fake_telegram
 from tests.polling import no_pending, wait_for
 
@@ -50,12 +51,6 @@ async def connect_bot(tenant: Tenant, fake: FakeTelegram) -> tuple[str, FakeBot]
     return channel["id"], bot
 
 
-async def count(model: Any, inbox_id: str) -> int:
-    async with db.get_database().sessionmaker() as session:
-        stmt = select(func.count()).select_from(model).where(model.inbox_id == int(inbox_id))
-        return int(await session.scalar(stmt) or 0)
-
-
 async def contact_of(inbox_id: str, chat_id: int) -> ContactInbox | None:
     async with db.get_database().sessionmaker() as session:
         return await session.scalar(
@@ -63,12 +58,6 @@ async def contact_of(inbox_id: str, chat_id: int) -> ContactInbox | None:
                 ContactInbox.inbox_id == int(inbox_id), ContactInbox.source_id == str(chat_id)
             )
         )
-
-
-async def messages(tenant: Tenant, contact_id: int) -> list[dict[str, Any]]:
-    answer = await tenant.client.get(f"/api/v1/contacts/{contact_id}/messages")
-    assert answer.status_code == 200, answer.text
-    return list(reversed(answer.json()["data"]))  # oldest first
 
 
 async def receive(fake: FakeTelegram, bot: FakeBot, anon: httpx.AsyncClient, update: dict[str, Any]) -> None:
@@ -287,21 +276,6 @@ async def test_revoked_token_marks_the_channel(
     async with db.get_database().sessionmaker() as session:
         inbox = await session.get(Inbox, int(inbox_id))
         assert inbox is not None and inbox.status == "needs_attention"
-
-
-async def sent_out(inbox_id: str) -> None:
-    """Wait (bounded) until the app's dispatcher has sent or failed every queued message of the inbox."""
-
-    async def settled() -> bool:
-        async with db.get_database().sessionmaker() as session:
-            stmt = (
-                select(func.count())
-                .select_from(Message)
-                .where(Message.inbox_id == int(inbox_id), Message.status == "queued")
-            )
-            return not await session.scalar(stmt)
-
-    await wait_for(settled)
 
 
 async def test_a_429_is_retried_after_retry_after(

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 import chatbotx.channels.whatsapp  # noqa: F401  (registered even if another adapter registered first)
 from chatbotx.inbound import worker
@@ -18,6 +18,7 @@ from chatbotx.kit import db
 from chatbotx.models import ContactInbox, Conversation, InboundEvent, Inbox, Message
 from chatbotx.settings import get_settings
 from tests.conftest import Tenant
+from tests.e2e.helpers import conversation_of, count, identity, messages, sent_out
 from tests.fakes.meta import MetaGraphFake, WhatsAppNumber, WhatsAppUser, serve_fake_meta
 from tests.polling import no_pending, wait_for
 
@@ -80,51 +81,6 @@ async def receive(
     await wait_for(lambda: no_pending(int(channel.id)))
 
 
-async def count(model: Any, inbox_id: str) -> int:
-    async with db.get_database().sessionmaker() as session:
-        stmt = select(func.count()).select_from(model).where(model.inbox_id == int(inbox_id))
-        return int(await session.scalar(stmt) or 0)
-
-
-async def identity(channel: Channel, wa_id: str = WA_ID) -> ContactInbox:
-    async with db.get_database().sessionmaker() as session:
-        found = await session.scalar(
-            select(ContactInbox).where(
-                ContactInbox.inbox_id == int(channel.id), ContactInbox.source_id == wa_id
-            )
-        )
-    assert found is not None, "no contact for this wa_id"
-    return found
-
-
-async def messages(tenant: Tenant, contact_id: int) -> list[dict[str, Any]]:
-    answer = await tenant.client.get(f"/api/v1/contacts/{contact_id}/messages")
-    assert answer.status_code == 200, answer.text
-    return list(reversed(answer.json()["data"]))  # oldest first
-
-
-async def sent_out(channel: Channel) -> None:
-    """Wait (bounded) until the app's dispatcher has sent or failed every queued message of the inbox."""
-
-    async def settled() -> bool:
-        async with db.get_database().sessionmaker() as session:
-            stmt = (
-                select(func.count())
-                .select_from(Message)
-                .where(Message.inbox_id == int(channel.id), Message.status == "queued")
-            )
-            return not await session.scalar(stmt)
-
-    await wait_for(settled)
-
-
-async def conversation_of(contact_id: int) -> str:
-    async with db.get_database().sessionmaker() as session:
-        found = await session.scalar(select(Conversation.id).where(Conversation.contact_id == contact_id))
-    assert found is not None
-    return str(found)
-
-
 async def first_contact(
     tenant: Tenant,
     anon: httpx.AsyncClient,
@@ -134,7 +90,7 @@ async def first_contact(
 ) -> tuple[WhatsAppUser, int]:
     user = channel.number.user(WA_ID, name)
     await receive(fake, channel, anon, channel.number.webhook(channel.number.text(user, "Hello!")))
-    return user, (await identity(channel)).contact_id
+    return user, (await identity(channel.id, WA_ID)).contact_id
 
 
 def envelope(kind: str, content: dict[str, Any], to: str = WA_ID) -> dict[str, Any]:
@@ -220,7 +176,7 @@ async def test_inbound_kinds_in_one_webhook(
         number.reaction(user, "wamid.ANY"),
     )
     await receive(fake, channel, anon, payload)
-    contact_id = (await identity(channel)).contact_id
+    contact_id = (await identity(channel.id, WA_ID)).contact_id
     image, button, location = await messages(tenant, contact_id)
     assert (image["contentType"], image["content"]) == ("image", "Receipt")
     content = await tenant.client.get(f"/api/v1/files/{image['attachments'][0]['fileId']}/content")
@@ -276,7 +232,7 @@ async def test_agent_reply_goes_out_and_statuses_move_it(
         f"/api/v1/contacts/{contact_id}/messages", json={"text": "Yes, in blue!", "inboxId": channel.id}
     )
     assert answer.status_code == 204, answer.text
-    await sent_out(channel)
+    await sent_out(channel.id)
     [sent] = fake.sent()
     assert sent.path == f"/v21.0/{channel.number.id}/messages"
     assert sent.token == channel.number.access_token
@@ -302,7 +258,7 @@ async def test_failed_status_marks_the_message_failed(
     await tenant.client.post(
         f"/api/v1/contacts/{contact_id}/messages", json={"text": "Are you there?", "inboxId": channel.id}
     )
-    await sent_out(channel)
+    await sent_out(channel.id)
     wamid = fake.sent()[-1].response["messages"][0]["id"]
     number = channel.number
     await receive(fake, channel, anon, number.status_webhook(number.status(wamid, "failed", error=131026)))
@@ -329,7 +285,7 @@ async def test_conversation_reply_buttons_list_and_file(
     for body in replies:
         answer = await tenant.client.post(f"/api/v1/conversations/{conversation_id}/messages", json=body)
         assert answer.status_code == 201, answer.text
-        await sent_out(channel)
+        await sent_out(channel.id)
     buttons, sizes, invoice = (r.json for r in fake.sent())
     assert buttons == envelope(
         "interactive",
@@ -396,7 +352,7 @@ async def test_outside_the_window_only_a_template_goes(
         f"/api/v1/conversations/{conversation_id}/messages", json={"template": template}
     )
     assert answer.status_code == 201, answer.text
-    await sent_out(channel)
+    await sent_out(channel.id)
     [sent] = fake.sent()
     assert fake.sends() == [sent]  # the refused free-form message never reached Meta
     assert sent.json == envelope(
@@ -414,7 +370,7 @@ async def test_expired_token_marks_the_channel(
     await tenant.client.post(
         f"/api/v1/contacts/{contact_id}/messages", json={"text": "hello", "inboxId": channel.id}
     )
-    await sent_out(channel)
+    await sent_out(channel.id)
     assert (await messages(tenant, contact_id))[-1]["status"] == "failed"
     async with db.get_database().sessionmaker() as session:
         inbox = await session.get(Inbox, int(channel.id))
@@ -431,7 +387,7 @@ async def test_throughput_limit_delays_then_delivers(
     await tenant.client.post(
         f"/api/v1/contacts/{contact_id}/messages", json={"text": "patience", "inboxId": channel.id}
     )
-    await sent_out(channel)
+    await sent_out(channel.id)
     refused, accepted = fake.sends()
     assert refused.status == 429 and refused.response["error"]["code"] == 130429
     assert accepted.status == 200 and accepted.json == refused.json
