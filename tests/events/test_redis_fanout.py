@@ -97,3 +97,32 @@ async def test_publish_goes_through_redis_when_configured(
     finally:
         events.unsubscribe(workspace_id, queue)
         there.bus.unsubscribe(workspace_id, elsewhere)
+
+
+async def test_a_stalled_redis_fails_the_subscription_in_bounded_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Redis that accepts the connection but never answers: listening() raises instead of hanging (a
+    realtime client's connect fails and its EventSource retries), and close() returns."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # reads nothing, answers nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(events, "SUBSCRIBE_TIMEOUT_SECONDS", 0.3)
+    fanout = events.RedisFanout(f"redis://127.0.0.1:{port}/0", events.Bus())
+    try:
+        async with asyncio.timeout(5):
+            with pytest.raises(TimeoutError, match="did not confirm"):
+                await fanout.listening()
+            assert accepted  # it did connect: the timeout is the subscription's
+            with pytest.raises(TimeoutError):  # and again, from a fresh listener
+                await fanout.listening()
+            await fanout.close()
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()

@@ -27,6 +27,10 @@ from chatbotx.settings import get_settings
 
 log = logging.getLogger("chatbotx.events")
 REDIS_CHANNEL_PREFIX = "chatbotx:events:"
+# Redis must confirm a subscription (and accept a connection) within these, so that an unreachable or stalled
+# Redis fails a realtime client's connect, which its EventSource retries, instead of leaving it hanging.
+SUBSCRIBE_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 # Event types (stable names; payloads are the API's camelCase objects).
 MESSAGE_CREATED = "message.created"
@@ -121,23 +125,39 @@ class RedisFanout:
         if self._client is None:
             import redis.asyncio as redis
 
-            self._client = redis.Redis.from_url(self.url)
+            # The connect timeout also bounds a disconnect (redis-py waits for the socket to close under it).
+            self._client = redis.Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
         return self._client
 
     async def publish(self, event: PublishedEvent) -> None:
         await self.client().publish(f"{REDIS_CHANNEL_PREFIX}{event.workspace_id}", event.to_json())
 
     async def listening(self) -> None:
-        """Start the listener if needed and wait until Redis confirmed the subscription."""
+        """Start the listener if needed and wait until Redis confirmed the subscription.
+
+        Raises the listener's error, or TimeoutError when Redis has not confirmed within
+        SUBSCRIBE_TIMEOUT_SECONDS (the stalled listener is stopped, so the next call starts afresh)."""
         if self._listener is None or self._listener.done():
             self._ready = asyncio.Event()
             self._listener = asyncio.create_task(self._listen(self._ready))
         assert self._ready is not None
+        listener = self._listener
         waiter = asyncio.ensure_future(self._ready.wait())
-        done, _ = await asyncio.wait({waiter, self._listener}, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
-            waiter.cancel()
-            self._listener.result()  # raises the listener's error
+        done, _ = await asyncio.wait(
+            {waiter, listener}, timeout=SUBSCRIBE_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+        if waiter in done:
+            return
+        waiter.cancel()
+        if listener in done:
+            listener.result()  # raises the listener's error
+            raise ConnectionError("the Redis event listener stopped before subscribing")
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
+        raise TimeoutError(
+            f"Redis did not confirm the event subscription within {SUBSCRIBE_TIMEOUT_SECONDS:g}s"
+        )
 
     async def _listen(self, ready: asyncio.Event) -> None:
         pubsub = self.client().pubsub()
