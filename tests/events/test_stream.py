@@ -173,3 +173,30 @@ async def test_a_full_queue_is_marked_and_the_stream_catches_up(tenant: Tenant) 
         assert queue.full() and queue.dropped
     finally:
         events.unsubscribe(workspace_id, queue)
+
+
+async def test_an_overflow_before_anything_was_sent_catches_up_from_the_start_not_the_history(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream without Last-Event-ID whose live queue overflows before it sent an event re-reads the table
+    from when it started: every new event once, none of the workspace's older history."""
+    workspace_id = int(tenant.workspace_id)
+    history = await publish(workspace_id, 3)
+    monkeypatch.setattr(service, "CATCH_UP_MARGIN", 50 << 22)  # 50 ms of ids
+    await asyncio.sleep(0.1)  # the history is older than the margin
+    subscribe = events.subscribe
+
+    async def small_queue(workspace: int, maxsize: int = 1000) -> events.EventQueue:
+        return await subscribe(workspace, maxsize=2)
+
+    monkeypatch.setattr(events, "subscribe", small_queue)
+    stream = service.stream(workspace_id, None)
+    try:
+        assert await anext(stream) == b"retry: 3000\n\n"  # subscribed
+        new = await publish(workspace_id, 5)  # the queue holds 2: it overflows
+        received = [await asyncio.wait_for(anext(stream), 10) for _ in new]
+    finally:
+        await stream.aclose()
+    ids = [int(chunk.split(b"\n", 1)[0].removeprefix(b"id: ")) for chunk in received]
+    assert sorted(ids) == sorted(new)
+    assert not set(ids) & set(history)

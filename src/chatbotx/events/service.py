@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from chatbotx.kit import events
 from chatbotx.kit.db import get_database
+from chatbotx.kit.ids import new_id
 from chatbotx.models import Event
 
 HEARTBEAT_SECONDS = 15.0
@@ -31,24 +32,40 @@ def frame(event_id: int, type: str, payload: Any) -> bytes:
 
 
 class Sent:
-    """The ids sent lately (bounded), so replay and live delivery never send one event twice."""
+    """Where a stream stands: the ids sent lately (bounded), so replay and live delivery never send one event
+    twice, and the newest event id seen, from which an overflowed live queue is caught up from the table."""
 
-    def __init__(self, size: int = RECENT_IDS) -> None:
+    def __init__(self, start: int, size: int = RECENT_IDS) -> None:
         self.order: collections.deque[int] = collections.deque()
         self.ids: set[int] = set()
         self.size = size
-        self.highest = 0
+        self.highest = start
+
+    def seen(self, event_id: int) -> None:
+        """An event went by (sent or not: a narrowed stream skips others' events)."""
+        self.highest = max(self.highest, event_id)
 
     def add(self, event_id: int) -> bool:
-        """Record `event_id`; False when it was sent already."""
+        """Record `event_id` as sent; False when it was sent already."""
+        self.seen(event_id)
         if event_id in self.ids:
             return False
         self.ids.add(event_id)
         self.order.append(event_id)
         if len(self.order) > self.size:
             self.ids.discard(self.order.popleft())
-        self.highest = max(self.highest, event_id)
         return True
+
+    def catch_up_from(self) -> int:
+        """The id to re-read the table after, once the live queue overflowed: a margin before the newest seen,
+        since ids are time-ordered and a later commit may carry a slightly lower id."""
+        return max(self.highest - CATCH_UP_MARGIN, 0)
+
+
+def start_of(last_event_id: int | None) -> int:
+    """Where a stream starts: after Last-Event-ID, else now (taken after subscribing, so a stream that
+    overflows before it sent anything catches up from its start, not from the workspace's first event)."""
+    return last_event_id if last_event_id is not None else new_id()
 
 
 async def replay(workspace_id: int, after: int, sent: Sent) -> AsyncIterator[bytes]:
@@ -73,7 +90,7 @@ async def replay(workspace_id: int, after: int, sent: Sent) -> AsyncIterator[byt
 
 async def stream(workspace_id: int, last_event_id: int | None) -> AsyncIterator[bytes]:
     queue = await events.subscribe(workspace_id)
-    sent = Sent()
+    sent = Sent(start_of(last_event_id))
     try:
         yield b"retry: 3000\n\n"
         if last_event_id is not None:
@@ -83,7 +100,7 @@ async def stream(workspace_id: int, last_event_id: int | None) -> AsyncIterator[
             if queue.dropped:
                 # Events were skipped while we were slow: read them back from the table.
                 queue.dropped = False
-                async for chunk in replay(workspace_id, max(sent.highest - CATCH_UP_MARGIN, 0), sent):
+                async for chunk in replay(workspace_id, sent.catch_up_from(), sent):
                     yield chunk
             try:
                 event = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from chatbotx.events.service import CATCH_UP_MARGIN, HEARTBEAT_SECONDS, REPLAY_PAGE, Sent, frame
+from chatbotx.events.service import HEARTBEAT_SECONDS, REPLAY_PAGE, Sent, frame, start_of
 from chatbotx.kit import events
 from chatbotx.kit.db import get_database
 from chatbotx.models import Conversation, Event
@@ -150,8 +150,7 @@ async def replay(audience: Audience, after: int, sent: Sent) -> AsyncIterator[by
 
 async def stream(audience: Audience, last_event_id: int | None) -> AsyncIterator[bytes]:
     queue = await events.subscribe(audience.workspace_id)
-    sent = Sent()
-    highest = last_event_id or 0  # the newest workspace event seen, this visitor's or not
+    sent = Sent(start_of(last_event_id))  # "seen" counts every workspace event, this visitor's or not
     try:
         yield b"retry: 3000\n\n"
         if last_event_id is not None:
@@ -160,15 +159,14 @@ async def stream(audience: Audience, last_event_id: int | None) -> AsyncIterator
         while True:
             if queue.dropped:
                 queue.dropped = False
-                if highest:
-                    async for chunk in replay(audience, max(highest - CATCH_UP_MARGIN, 0), sent):
-                        yield chunk
+                async for chunk in replay(audience, sent.catch_up_from(), sent):
+                    yield chunk
             try:
                 event = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
             except TimeoutError:
                 yield b": heartbeat\n\n"
                 continue
-            highest = max(highest, event.id)
+            sent.seen(event.id)
             data = await public_event(audience, event.type, event.payload)
             if data is not None and sent.add(event.id):
                 yield frame(event.id, event.type, data)
