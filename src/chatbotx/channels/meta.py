@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 from typing import Any, ClassVar
 
@@ -214,9 +215,19 @@ def provider_error(response: httpx.Response, channel_name: str) -> ProviderError
     return ProviderError(ours, text, provider_code=code, retry_after=retry_after, retryable=retryable)
 
 
+def json_content(body: Any) -> tuple[bytes, dict[str, str]]:
+    """A request body as JSON bytes and its content type (orjson: a tenth of the CPU of httpx's `json=`; the
+    standard library for what orjson refuses, such as integers beyond 64 bits)."""
+    try:
+        content = orjson.dumps(body)
+    except TypeError:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return content, {"Content-Type": "application/json"}
+
+
 def json_of(response: httpx.Response, channel_name: str) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = orjson.loads(response.content)
     except ValueError as exc:
         raise ProviderError(PROVIDER_ERROR, f"{channel_name} answered with a body that is not JSON") from exc
     if not isinstance(body, dict):
@@ -589,9 +600,12 @@ class MessengerPlatformAdapter:
         path: str,
         *,
         params: dict[str, str] | None = None,
+        json: Any = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         name = self.flavor.name
+        if json is not None:
+            kwargs["content"], kwargs["headers"] = json_content(json)
         try:
             response = await ctx.http.request(
                 method, self.api_url(ctx, path), params={**self.params(ctx), **(params or {})}, **kwargs

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from typing import Any, ClassVar
 
@@ -193,10 +194,22 @@ def provider_error(response: httpx.Response) -> ProviderError:
     return ProviderError(ours, text, provider_code=code, retry_after=retry_after, retryable=retryable)
 
 
-async def _call(ctx: ChannelContext, method: str, url: str, **kwargs: Any) -> httpx.Response:
+@functools.lru_cache(maxsize=256)
+def _parsed(url: str) -> httpx.URL:
+    """The URL parsed once (httpx parses a string URL on every request: a tenth of a send's CPU)."""
+    return httpx.URL(url)
+
+
+async def _call(
+    ctx: ChannelContext, method: str, url: str, *, json: Any = None, **kwargs: Any
+) -> httpx.Response:
     """One Graph API call; network failures and error answers become ProviderErrors."""
+    headers = _auth(ctx)
+    if json is not None:
+        kwargs["content"], content_type = meta.json_content(json)
+        headers.update(content_type)
     try:
-        response = await ctx.http.request(method, url, headers=_auth(ctx), **kwargs)
+        response = await ctx.http.request(method, _parsed(url), headers=headers, **kwargs)
     except httpx.TransportError as exc:
         raise ProviderError(
             PROVIDER_UNAVAILABLE, f"WhatsApp Cloud API unreachable: {exc!r}", retryable=True
@@ -208,7 +221,7 @@ async def _call(ctx: ChannelContext, method: str, url: str, **kwargs: Any) -> ht
 
 def _json(response: httpx.Response) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = orjson.loads(response.content)
     except ValueError as exc:
         raise ProviderError(
             PROVIDER_ERROR, "WhatsApp Cloud API answered with a body that is not JSON"
