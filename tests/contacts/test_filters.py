@@ -423,16 +423,16 @@ def test_postgresql_searches_the_search_text_and_sqlite_the_fields() -> None:
     from chatbotx.models import Contact
 
     for clause in (
-        keyword_clause("ann"),
-        keyword_clause("+84 90"),
+        keyword_clause(1, "ann"),
+        keyword_clause(1, "+84 90"),
         contact_filter_clause(1, one("email", "contains", "corp")),
         contact_filter_clause(1, one("fullName", "eq", "Ann Lee")),
     ):
         stmt = select(Contact.id).where(clause)
-        assert "contact.search_text LIKE" in str(stmt.compile(dialect=postgresql.dialect()))
+        assert "contact_search.search_text LIKE" in str(stmt.compile(dialect=postgresql.dialect()))
         assert "search_text" not in str(stmt.compile(dialect=sqlite.dialect()))
-    # Only the phone digits' branch and a keyword holding the separator also test the fields themselves.
-    pg = str(select(Contact.id).where(keyword_clause("ann")).compile(dialect=postgresql.dialect()))
+    # Only a keyword holding the separator also tests the fields themselves.
+    pg = str(select(Contact.id).where(keyword_clause(1, "ann")).compile(dialect=postgresql.dialect()))
     assert "lower(contact.first_name)" not in pg
-    pg = str(select(Contact.id).where(keyword_clause("a\x1fb")).compile(dialect=postgresql.dialect()))
+    pg = str(select(Contact.id).where(keyword_clause(1, "a\x1fb")).compile(dialect=postgresql.dialect()))
     assert "lower(contact.first_name)" in pg

@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import BigInteger, ColumnElement, and_, column, func, select, table
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, column, func, literal_column, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from chatbotx.contacts import filters, sqljson
 from chatbotx.contacts.identifiers import find_contact, parse_identifier, resolve_contact
 from chatbotx.contacts.schemas import ContactNoteCreate, _ContactFields
-from chatbotx.contacts.serialize import contacts_out, select_contact_rows
+from chatbotx.contacts.serialize import CONTACT_COLUMNS, contacts_out, select_contact_rows
 from chatbotx.kit import events
 from chatbotx.kit.db import utcnow
 from chatbotx.kit.errors import Conflict, NotFound, invalid_field
@@ -101,7 +101,7 @@ async def where_clauses(
 ) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [Contact.workspace_id == workspace_id]
     if query.keyword and query.keyword.strip():
-        clauses.append(filters.keyword_clause(query.keyword))
+        clauses.append(filters.keyword_clause(workspace_id, query.keyword))
     if query.contact_filter:
         types = await custom_field_types(session, workspace_id, query.contact_filter)
         clauses.append(
@@ -158,6 +158,12 @@ async def list_contacts(
         # statement's generic plan cannot see them and, at a million contacts, walks the created_at index
         # through every row for a rare keyword (0.8 s instead of 30 ms). This transaction only.
         await conn.exec_driver_sql(CUSTOM_PLAN)
+        keyword = filters.parse_keyword(query.keyword)
+        only_keyword = not (query.contact_filter or query.channels or query.inbox_ids)
+        if keyword is not None and only_keyword and order is DEFAULT_SORT and not keyword.spans_fields:
+            found = await _keyword_page(conn, workspace_id, page, keyword)
+            if found is not None:
+                return found
     if len(clauses) > 1:
         stmt = sqljson.filtered_page_statement(conn.dialect, clauses, order, page.per_page, page.offset)
     else:
@@ -173,6 +179,73 @@ async def list_contacts(
 
 def _join(rows: Sequence[Any]) -> str:
     return "[" + ",".join(row[1] for row in rows) + "]"
+
+
+# ------------------------------------------------------------------------------------ keyword search (PG)
+
+# The count of a common keyword rechecks every candidate row of contact_search; planned with this, PostgreSQL
+# shares those rows among parallel workers when the trigram estimate is large (a rare keyword's plan, whose
+# cost is below the setup cost, stays serial). The count statement only.
+PARALLEL_COUNT = "SET LOCAL parallel_setup_cost = 200"
+SERIAL_AGAIN = "SET LOCAL parallel_setup_cost TO DEFAULT"
+# The newest contacts are walked for the page (created_at order, checking each one) when about this many
+# rows are expected to hold it; beyond WALK_SLACK times that the walk gives up for the matches' own sort.
+WALK_ROWS = 2_000
+WALK_SLACK = 4
+
+
+async def _keyword_page(
+    conn: AsyncConnection, workspace_id: int, page: PageParams, keyword: filters.Keyword
+) -> tuple[str, int] | None:
+    """A keyword's page in the default order and its exact page count, or None for the general statement.
+
+    The exact total comes first, from contact_search alone (migration 0008), beside the workspace's size.
+    A keyword matching nothing, or a page past the end, needs nothing more. A common keyword's page is found
+    by walking the newest contacts until it is full: about (offset + perPage) * size / total rows (a keyword
+    held by a tenth of the contacts: 200 rows for the first page), bounded, checked on the contact's own
+    columns. A rarer keyword (or a walk that met fewer matches than expected: matches bunched among old
+    contacts) returns None: the general statement sorts the matches themselves, few by then.
+    """
+    cs = filters.contact_search
+    size = select(contact_count.c.n).where(contact_count.c.workspace_id == workspace_id).scalar_subquery()
+    count = select(func.count().label("total"), size.label("size")).where(
+        cs.c.workspace_id == workspace_id, keyword.on_search_text()
+    )
+    await conn.exec_driver_sql(PARALLEL_COUNT)
+    counted = (await conn.execute(count)).one()
+    await conn.exec_driver_sql(SERIAL_AGAIN)
+    total, size_n = int(counted.total), int(counted.size or 0)
+    wanted = min(page.per_page, total - page.offset)
+    if wanted <= 0:
+        return "[]", page.page_count(total)
+    expected = (page.offset + wanted) * max(size_n, total) / total
+    if expected > WALK_ROWS:
+        return None
+    bound = int(expected * WALK_SLACK) + page.per_page
+    newest = (
+        select(*CONTACT_COLUMNS)
+        .where(Contact.workspace_id == workspace_id)
+        .order_by(*DEFAULT_SORT)
+        .limit(bound)
+        .subquery("newest")
+    )
+    p = (
+        select(*newest.c)
+        .where(keyword.on_columns(newest.c))
+        .order_by(newest.c.created_at.desc(), newest.c.id.desc())
+        .limit(page.per_page)
+        .offset(page.offset)
+        .cte("p")
+    )
+    stmt: Select[Any] = (
+        select(literal_column(sqljson.contact_json_sql(conn.dialect)).label("data"))
+        .select_from(p)
+        .order_by(p.c.created_at.desc(), p.c.id.desc())
+    )
+    rows = (await conn.execute(stmt)).all()
+    if len(rows) < wanted:
+        return None
+    return "[" + ",".join(row[0] for row in rows) + "]", page.page_count(total)
 
 
 # ---------------------------------------------------------------------------------------------- single

@@ -22,11 +22,12 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     return False
 
 
-# Tables made by hand-written migrations and kept out of the models (autogenerate must not drop them).
-UNMANAGED_TABLES = frozenset({"contact_count"})
-# PostgreSQL-only objects of hand-written migrations: contact.search_text and its trigram index (0007).
-UNMANAGED_COLUMNS = frozenset({"search_text"})
-UNMANAGED_INDEXES = frozenset({"ix_contact_search_trgm"})
+# Tables made by hand-written migrations and kept out of the models (autogenerate must not drop them):
+# contact_count (0003) and PostgreSQL's contact_search (0008), both written by database triggers.
+UNMANAGED_TABLES = frozenset({"contact_count", "contact_search"})
+# PostgreSQL-only objects of hand-written migrations (none left on contact since 0008).
+UNMANAGED_COLUMNS: frozenset[str] = frozenset()
+UNMANAGED_INDEXES: frozenset[str] = frozenset()
 
 
 def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
