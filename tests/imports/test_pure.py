@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers import PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 
 from chatbotx.imports.csvfile import (
     CsvError,
@@ -17,7 +19,15 @@ from chatbotx.imports.csvfile import (
     sniff_delimiter,
 )
 from chatbotx.imports.mapping import ColumnPlan, FieldDef, plan_columns, plan_from_headers, squash
-from chatbotx.imports.rows import ContactRow, Failure, check_record, fast_email, fast_phone, split_tags
+from chatbotx.imports.rows import (
+    ContactRow,
+    Failure,
+    RecordChecker,
+    check_record,
+    fast_email,
+    fast_phone,
+    split_tags,
+)
 from chatbotx.kit.errors import ApiError, InvalidData
 from chatbotx.kit.normalize import normalize_email, normalize_phone
 
@@ -214,6 +224,68 @@ def test_fast_phone_agrees_with_phonenumbers(number: str) -> None:
 def test_fast_phone_agrees_with_phonenumbers_everywhere(prefix: str, digits: str, separator: str) -> None:
     number = prefix + separator.join([digits[:3], digits[3:6], digits[6:]])
     assert _outcome(fast_phone, number) == _outcome(normalize_phone, number)
+
+
+_CALLING_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    code=st.sampled_from(_CALLING_CODES),
+    national=st.text(alphabet="0123456789", min_size=0, max_size=16),
+    prefix=st.sampled_from(["+", "", "00", "+0"]),
+)
+def test_fast_phone_agrees_with_phonenumbers_for_every_calling_code(
+    code: int, national: str, prefix: str
+) -> None:
+    """Canonical E.164 input (and the same digits without +) for every calling code and every length: the
+    per-code and per-length caches of the fast path give exactly what phonenumbers gives."""
+    number = f"{prefix}{code}{national}"
+    assert _outcome(fast_phone, number) == _outcome(normalize_phone, number)
+
+
+def test_fast_phone_agrees_on_every_example_number() -> None:
+    """phonenumbers' example numbers of every region and type, in E.164, as international digits, and with the
+    region's national prefix written after the calling code (which phonenumbers strips when it fits)."""
+    seen = 0
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        metadata = PhoneMetadata.metadata_for_region(region)
+        prefix = (metadata.national_prefix if metadata else None) or ""
+        for kind in (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, PhoneNumberFormat.E164)
+            assert fast_phone(e164) == normalize_phone(e164) == e164
+            code, national = str(example.country_code), e164[1 + len(str(example.country_code)) :]
+            for variant in (
+                e164[1:],
+                f"00{e164[1:]}",
+                f"+{code}{prefix}{national}",
+                f"+{code} ({prefix}) {national}",
+            ):
+                assert _outcome(fast_phone, variant) == _outcome(normalize_phone, variant), variant
+            seen += 1
+    assert seen > 500
+
+
+def test_a_checker_memoizes_repeated_values_without_memoizing_refusals() -> None:
+    plans = [
+        ColumnPlan(0, "tags", "tags"),
+        ColumnPlan(1, "gender", "gender"),
+        ColumnPlan(2, "seats", "customField:seats", FIELDS["seats"]),
+    ]
+    check = RecordChecker(plans)
+    first, again = check(2, ["a;b", "F", "3.0"]), check(3, ["a;b", "F", "3.0"])
+    assert isinstance(first, ContactRow) and isinstance(again, ContactRow)
+    assert (again.tags, again.values, again.fields) == (["a", "b"], {"gender": "female"}, {2: "3"})
+    again.tags.append("c")  # a row's tags are its own, not the memoized tuple
+    assert check(4, ["a;b"]).tags == ["a", "b"]  # type: ignore[union-attr]
+    for line in (5, 6):
+        assert check(line, ["", "robot", "many"]) == [
+            Failure(line, "gender", "must be male, female or other"),
+            Failure(line, "seats", "must be a number"),
+        ]
 
 
 def _outcome(normalize, address: str) -> str:  # type: ignore[no-untyped-def]

@@ -29,7 +29,7 @@ from chatbotx.imports.csvfile import (
     read_header,
 )
 from chatbotx.imports.mapping import ColumnPlan, FieldDef, plan_columns
-from chatbotx.imports.rows import ContactRow, Failure, check_record
+from chatbotx.imports.rows import ContactRow, Failure, RecordChecker
 from chatbotx.imports.schemas import ContactImportCreate
 from chatbotx.kit.db import commit, get_database, utcnow
 from chatbotx.kit.errors import ApiError, InvalidData, NotFound, invalid_field
@@ -160,10 +160,11 @@ def checked_batches(
     count = 0
     rows: list[ContactRow] = []
     failures: list[Failure] = []
+    check = RecordChecker(plans)
     for index, (line, record) in enumerate(iter_records(path, fmt)):
         if index < skip:
             continue
-        checked = check_record(line, record, plans)
+        checked = check(line, record)
         if isinstance(checked, ContactRow):
             rows.append(checked)
         else:

@@ -71,6 +71,21 @@ class Pending:
     names_given: bool = False
     full_given: bool = False
 
+    @classmethod
+    def first(cls, contact_id: int, is_new: bool, row: ContactRow, source_id: str | None) -> Pending:
+        """The contact's first row of the batch (what `merge` into an empty one gives, for less)."""
+        values = row.values
+        return cls(
+            contact_id,
+            is_new,
+            dict(values),
+            list(row.tags),
+            dict(row.fields),
+            [source_id] if source_id is not None else [],
+            names_given=row.names_given,
+            full_given="full_name" in values,
+        )
+
     def merge(self, row: ContactRow, source_id: str | None) -> None:
         self.values.update(row.values)
         self.tags.extend(t for t in row.tags if t not in self.tags)
@@ -88,7 +103,9 @@ class Pending:
             return None
         first = self.values.get("first_name", self.old_first)
         last = self.values.get("last_name", self.old_last)
-        return " ".join(p for p in (first, last) if p) or None
+        if first and last:
+            return f"{first} {last}"
+        return first or last or None
 
 
 @dataclasses.dataclass(slots=True)
@@ -166,20 +183,22 @@ class Matcher:
         self.known[contact_id] = known
 
     def find(self, row: ContactRow, source_id: str | None) -> int | None:
+        values = row.values
         found = None
-        if row.email:
-            found = self.by_email.get(row.email)
-        if found is None and row.phone:
-            found = self.by_phone.get(row.phone)
+        if email := values.get("email"):
+            found = self.by_email.get(email)
+        if found is None and (phone := values.get("phone_number")):
+            found = self.by_phone.get(phone)
         if found is None and source_id is not None:
             found = self.by_source.get(source_id)
         return found
 
     def remember(self, contact_id: int, row: ContactRow, source_id: str | None) -> None:
-        if row.email:
-            self.by_email.setdefault(row.email, contact_id)
-        if row.phone:
-            self.by_phone.setdefault(row.phone, contact_id)
+        values = row.values
+        if email := values.get("email"):
+            self.by_email.setdefault(email, contact_id)
+        if phone := values.get("phone_number"):
+            self.by_phone.setdefault(phone, contact_id)
         if source_id is not None:
             self.by_source.setdefault(source_id, contact_id)
 
@@ -272,17 +291,20 @@ def plan_batch(
                 continue
         if contact_id is None:
             contact_id = new_id()
-            pending[contact_id] = Pending(contact_id, is_new=True)
+            pending[contact_id] = Pending.first(contact_id, True, row, source_id)
             result.created += 1
         elif not target.update_existing:
             result.skipped += 1
             continue
         else:
-            if contact_id not in pending:
+            known = pending.get(contact_id)
+            if known is None:
                 _, _, first, last = matcher.known.get(contact_id, (None, None, None, None))
-                pending[contact_id] = Pending(contact_id, is_new=False, old_first=first, old_last=last)
+                known = pending[contact_id] = Pending(
+                    contact_id, is_new=False, old_first=first, old_last=last
+                )
+            known.merge(row, source_id)
             result.updated += 1
-        pending[contact_id].merge(row, source_id)
         matcher.remember(contact_id, row, source_id)
     return pending, result
 
@@ -339,7 +361,7 @@ async def _copy(
 def _contact_values(p: Pending) -> tuple[str | None, ...]:
     """The UPDATABLE columns' values for `p` (None: not given, left as it is)."""
     values: dict[str, str | None] = {**p.values, "full_name": p.full_name()}
-    return tuple(values.get(c) for c in UPDATABLE)
+    return tuple(map(values.get, UPDATABLE))
 
 
 CONTACT_COLUMNS = (
