@@ -1,6 +1,7 @@
 """Outbound: messages per second through the dispatcher and the WhatsApp adapter to a fake Cloud API (its
-own process), limits off, beside two baselines measured in the same run: the fake alone under wrk (so it is
-known not to be the bottleneck) and raw httpx posts of the same bodies to the same fake; then with WhatsApp's
+own process), limits off, beside baselines measured in the same run: the fake alone under wrk (so it is known
+not to be the bottleneck), raw posts of the same bodies to the same fake through the project's shared client
+(httpx over aiohttp, `kit.http`) and through plain httpx (its httpcore pool); then with WhatsApp's
 default 80/s limit, the peak arrivals in any one second (a sliding window over the fake's receipt times).
 The dispatcher's CPU time per message (this process: claiming, sending, recording) is printed too: the figure
 least moved by a busy machine.
@@ -144,8 +145,9 @@ async def sent_count(inbox_id: int) -> int:
         return int(await session.scalar(stmt) or 0)
 
 
-async def raw_posts(url: str, count: int, concurrency: int) -> float:
-    """The baseline: the same bodies posted with httpx straight to the fake; returns requests/s."""
+async def raw_posts(url: str, count: int, concurrency: int, *, shared: bool = True) -> float:
+    """The baseline: the same bodies posted straight to the fake, through the project's shared client (httpx
+    over aiohttp's pool) or, `shared=False`, plain httpx (its own httpcore pool); returns requests/s."""
     body = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -154,8 +156,11 @@ async def raw_posts(url: str, count: int, concurrency: int) -> float:
         "text": {"body": "Order shipped"},
     }
     queue = iter(range(count))
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(limits=limits, headers={"Authorization": "Bearer x"}) as client:
+    from chatbotx.kit.http import LIMITS, new_http_client
+
+    headers = {"Authorization": "Bearer x"}
+    client = new_http_client(headers=headers) if shared else httpx.AsyncClient(limits=LIMITS, headers=headers)
+    async with client:
 
         async def worker() -> None:
             for _ in queue:
@@ -216,6 +221,7 @@ async def run_backend(store: Any, provider: str) -> None:
         assert adapter is not None
         concurrency = send_concurrency(adapter.rate_plan({}))  # what the dispatcher uses for this inbox
         send_url = f"{provider}/v21.0/{PHONE_NUMBER_ID}/messages"
+        plain = await raw_posts(send_url, min(MESSAGES, 1000), concurrency, shared=False)
         baseline = await raw_posts(send_url, MESSAGES, concurrency)
         await arrivals_at(provider)
 
@@ -228,8 +234,9 @@ async def run_backend(store: Any, provider: str) -> None:
         rate = sent / elapsed
         log(
             f"  {store.backend:8} limits off: {sent}/{claimed} sent in {elapsed:.2f}s = {rate:,.0f} msg/s, "
-            f"dispatcher CPU {cpu * 1000 / max(sent, 1):.2f} ms/msg   (baseline: raw httpx posts, "
-            f"{concurrency} at a time, {baseline:,.0f}/s; ratio {rate / baseline:.2f})"
+            f"dispatcher CPU {cpu * 1000 / max(sent, 1):.2f} ms/msg   (baseline: raw posts, shared "
+            f"client, {concurrency} at a time, {baseline:,.0f}/s; ratio {rate / baseline:.2f}; plain httpx "
+            f"{plain:,.0f}/s)"
         )
         await arrivals_at(provider)
 

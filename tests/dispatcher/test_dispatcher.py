@@ -10,6 +10,7 @@ import io
 import httpx
 from sqlalchemy import select
 
+from chatbotx.dispatcher.service import Claimed
 from chatbotx.kit import db
 from chatbotx.kit.db import utcnow
 from chatbotx.models import ContactInbox, Event, Inbox, Message
@@ -300,6 +301,34 @@ async def test_two_dispatchers_racing_send_each_message_once(
     claimed = await asyncio.gather(first.drain(), second.drain())
     assert sum(claimed) == len(ids) and all(claimed)  # both took part
     assert sorted(fake.sent_ids()) == sorted(ids)  # each exactly once
+    assert {m.status for m in await messages_of(inbox)} == {"sent"}
+
+
+async def test_claims_overlapping_sends_keep_each_recipients_order_and_send_once(
+    tenant: Tenant, fake: FakeProvider, adapter: FakeAdapter
+) -> None:
+    inbox = await make_channel(tenant.workspace_id, adapter)
+    ids = []
+    for index in range(3):
+        contact, _ = await make_recipient(tenant.workspace_id, inbox, f"user-{index}")
+        ids += await queue_rows(contact, inbox, 9)
+    fake.delay = 0.01
+    sender = dispatcher(adapter, batch=4)
+    claims: list[int] = []
+    claim = sender.claim
+
+    async def counted(now: dt.datetime, limit: int) -> list[Claimed]:
+        items = await claim(now, limit)
+        claims.append(len(items))
+        return items
+
+    sender.claim = counted  # type: ignore[method-assign]  # counting wrapper
+    assert await sender.drain() == len(ids)
+    assert sum(claims) == len(ids) and max(claims) <= 4
+    assert sorted(fake.sent_ids()) == sorted(ids)  # each exactly once
+    for index in range(3):  # batches of one recipient overlap, its messages still go out in queue order
+        sent = [r.body["id"] for r in fake.received if r.body["to"] == f"user-{index}"]
+        assert sent == sorted(sent)
     assert {m.status for m in await messages_of(inbox)} == {"sent"}
 
 

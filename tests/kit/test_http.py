@@ -139,3 +139,25 @@ async def test_a_connection_closed_mid_answer_is_an_httpx_transport_error(client
     async with server:
         with pytest.raises(httpx.TransportError):
             await client.get(f"{url}/cut")
+
+
+async def test_uploads_a_multipart_body_whole(client: httpx.AsyncClient) -> None:
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server, url = await serve(handler)
+    payload = bytes(range(256)) * 400  # 100 KiB, every byte value
+    async with server:
+        response = await client.post(
+            f"{url}/sendDocument", data={"chat_id": "42"}, files={"document": ("a.bin", payload)}
+        )
+    assert response.status_code == 200
+    head, body = seen[0]
+    assert b"multipart/form-data; boundary=" in head
+    assert b'name="chat_id"\r\n\r\n42\r\n' in body
+    assert payload in body

@@ -582,10 +582,18 @@ class Dispatcher:
             while True:
                 items = await self._claim(now or utcnow(), self.batch)
                 if not items:
-                    break
+                    if not self.workers:
+                        break
+                    # Nothing more due yet: once the rest is sent, look again (a row released meanwhile).
+                    await asyncio.gather(*list(self.workers))
+                    continue
                 total += len(items)
                 self._start(items)
-                await asyncio.gather(*list(self.workers))
+                # The next claim overlaps this batch's sends: it goes out once half the batch is done (a
+                # claim of many rows takes a while; the sends must not wait for it).
+                while self.in_flight() > self.batch // 2:
+                    self.slot_freed.clear()
+                    await self.slot_freed.wait()
         except asyncio.CancelledError:
             await self._shutdown()
             raise
