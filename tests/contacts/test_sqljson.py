@@ -202,6 +202,10 @@ async def test_empty_workspace(tenant: Tenant) -> None:
     assert await _check(tenant, {}) == {"data": [], "pageCount": 0}
 
 
+def _ordered(content: bytes) -> Any:
+    return json.loads(content, object_pairs_hook=list)
+
+
 async def test_plain_list_fast_path_answers_like_the_declared_endpoint(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -230,7 +234,9 @@ async def test_plain_list_fast_path_answers_like_the_declared_endpoint(
         # An empty keyword filters nothing but takes the declared endpoint.
         declared = await tenant.client.get(BASE + query + ("&" if query else "?") + "keyword=")
         assert fast.status_code == declared.status_code == 200, (query, fast.text)
-        assert fast.content == declared.content, query
+        # The same document, keys in the same order (the fast path's bytes are contacts_out's, see
+        # test_plain_list; PostgreSQL's json_build_object spaces its output).
+        assert _ordered(fast.content) == _ordered(declared.content), query
         assert fast.headers["content-type"] == declared.headers["content-type"]
     assert len(fast_calls) == len(cases)
 

@@ -111,8 +111,7 @@ class ListContactsRoute(APIRoute):
             page = plain_page(request) if principal is not None and principal.allows(LIST_SCOPE) else None
             if page is None:
                 return await declared(request)
-            async with get_database().engine.connect() as conn:
-                data, page_count = await plain_list.list_page(conn, principal.workspace_id, page)
+            data, page_count = await plain_list.list_page(get_database().engine, principal.workspace_id, page)
             return _page_response(data, page_count)
 
         return handler
@@ -153,8 +152,10 @@ async def list_contacts(
     return _page_response(data, page_count)
 
 
-def _page_response(data: str, page_count: int) -> Response:
-    return Response(f'{{"data":{data},"pageCount":{page_count}}}'.encode(), media_type="application/json")
+def _page_response(data: str | bytes, page_count: int) -> Response:
+    if isinstance(data, str):
+        data = data.encode()
+    return Response(b'{"data":%b,"pageCount":%d}' % (data, page_count), media_type="application/json")
 
 
 router.add_api_route(

@@ -1,74 +1,465 @@
-"""The plain contact list (no filter, the default order: the CLI's and UI's usual call) in one round trip.
+"""The plain contact list (no filter, the default order: the CLI's and UI's usual call), read as typed rows
+and serialized here with orjson.
 
-The page statement (contacts.sqljson, the same SQL as `service.list_contacts` builds) is compiled once per
-database and page, and run outside a transaction: a single statement reads one snapshot, so BEGIN and ROLLBACK
-would only add two round trips. On PostgreSQL the workspace id is written into the text (an integer), so the
-prepared statement has no parameters and PostgreSQL plans it once per connection with the real values; with a
-parameter it would either re-plan every call (planning the JSON expression costs more than running it) or
-guess a generic plan.
+Building the JSON in the database (contacts.sqljson: json_build_object, to_char for every timestamp) cost
+PostgreSQL three times what reading the same values does, and SQLite's JSON functions (each nested array
+parsed again by json()) most of its time. So the page is read as plain columns and orjson writes the objects:
+the same keys, order and values as `serialize.contacts_out` + `dumps_json` (tests/contacts/test_plain_list.py
+compares the bytes).
+
+- PostgreSQL: ONE statement, outside a transaction (a single statement reads one snapshot): the page's contact
+  columns beside each contact's nested rows as arrays of anonymous records, which asyncpg decodes in C. The
+  workspace id is written into the text (an integer), so the prepared statement has no parameters and is
+  planned once per connection with the real values.
+- SQLite: six statements (the page, then custom fields, tags, notes, contact inboxes and latest conversations
+  of its ids) in one read transaction, run by one call on aiosqlite's thread (one hop instead of one per
+  statement). Timestamps are formatted by SQLite (the stored text is already ISO 8601 but for the T and Z).
+
+Either way the number of statements per page is constant.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, literal_column, select
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+import orjson
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_, greenlet_spawn
 
-from chatbotx.contacts import service, sqljson
+from chatbotx.contacts import service
+from chatbotx.contacts.serialize import CONTACT_COLUMNS
 from chatbotx.kit.pagination import PageParams
 from chatbotx.models import Contact
 
 _WS = "__workspace_id__"  # where PostgreSQL's text takes the workspace id
+_CONTACT_NAMES = tuple(c.name for c in CONTACT_COLUMNS)
+_INBOX_NAMES = ("id", "created_at", "updated_at", "name", "channel", "source_id", "workspace_id", "status")
+_INBOX_TIMES = frozenset({"created_at", "updated_at"})
+_CONTACT_TIMES = frozenset(
+    {
+        "created_at",
+        "updated_at",
+        "last_read_at",
+        "subscribed_at",
+        "broadcast_subscribed_at",
+        "blocked_at",
+    }
+)
+
+
+class _Sql:
+    """Column expressions for one database: timestamps as they are (PostgreSQL: asyncpg gives aware datetimes)
+    or as orjson's text (SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff', naive UTC, see kit.db)."""
+
+    def __init__(self, pg: bool):
+        self.pg = pg
+
+    def ts(self, column: str) -> str:
+        if self.pg:
+            return column
+        return f"replace(replace({column}, ' ', 'T') || 'Z', '.000000Z', 'Z')"
+
+    def cols(self, alias: str, names: Sequence[str], times: frozenset[str]) -> str:
+        return ", ".join(self.ts(f"{alias}.{n}") if n in times else f"{alias}.{n}" for n in names)
+
+    def nested(self) -> list[tuple[str, str, str, str, str]]:
+        """Each nested list: its columns (as `contacts` reads them), tables, contact id, extra condition and
+        order (the orders of serialize.contacts_out). Tags are listed by id (their rows come once a page)."""
+        ts = self.ts
+        return [
+            (
+                f"f.id, {ts('f.created_at')}, {ts('f.updated_at')}, f.value, f.custom_field_id",
+                "contact_custom_field f",
+                "f.contact_id",
+                "",
+                "f.id",
+            ),
+            (
+                "t.id",
+                "contact_tag ct JOIN tag t ON t.id = ct.tag_id",
+                "ct.contact_id",
+                " AND t.deleted_at IS NULL",
+                "t.name",
+            ),
+            (
+                f"n.id, {ts('n.created_at')}, {ts('n.updated_at')}, n.text, n.created_by_id",
+                "contact_note n",
+                "n.contact_id",
+                "",
+                "n.created_at DESC, n.id DESC",
+            ),
+            (
+                f"ci.id, ci.inbox_id, {self.cols('i', _INBOX_NAMES, _INBOX_TIMES)}",
+                "contact_inbox ci JOIN inbox i ON i.id = ci.inbox_id",
+                "ci.contact_id",
+                "",
+                "ci.created_at, ci.id",
+            ),
+        ]
+
+    def tags_of(self, tag_ids: str) -> str:
+        """The (not deleted) tags `tag_ids` (an SQL query of ids), once each (PostgreSQL takes the ids as an
+        array: offered a semi join, it chose to read contact_tag by tag_id)."""
+        ts = self.ts
+        return (
+            f"SELECT t.id, {ts('t.created_at')}, {ts('t.updated_at')}, t.name, {ts('t.deleted_at')}, "
+            "t.folder_id, t.workspace_id FROM tag t WHERE "
+            + (f"t.id = ANY(ARRAY({tag_ids}))" if self.pg else f"t.id IN ({tag_ids})")
+            + " AND t.deleted_at IS NULL"
+        )
+
+    def conversation_cols(self) -> str:
+        ts = self.ts
+        attributes = "cv.additional_attributes::text" if self.pg else "cv.additional_attributes"
+        return (
+            f"cv.id, {ts('cv.created_at')}, {ts('cv.updated_at')}, cv.bot_enabled, {ts('cv.bot_resume_at')}, "
+            f"{ts('cv.archived_at')}, {attributes}, "
+            f"{ts('cv.contact_last_read_at')}, {ts('cv.agent_last_read_at')}, {ts('cv.last_activity_at')}, "
+            f"cv.followed, cv.workspace_id, {ts('cv.admin_replied_at')}, {ts('cv.contact_replied_at')}, "
+            "cv.ai_context_last_message_id, cv.assigned_user_id, cv.assigned_team_id, "
+            f"u.id, {ts('u.created_at')}, {ts('u.updated_at')}, u.name, u.email, u.email_verified, u.image, "
+            f"u.is_anonymous, tm.id, {ts('tm.created_at')}, {ts('tm.updated_at')}, tm.workspace_id, tm.name, "
+            f"{self.cols('i', _INBOX_NAMES, _INBOX_TIMES)}"
+        )
+
+
+_CONVERSATION_FROM = (
+    "conversation cv LEFT JOIN user_account u ON u.id = cv.assigned_user_id "
+    "LEFT JOIN team tm ON tm.id = cv.assigned_team_id LEFT JOIN inbox i ON i.id = cv.inbox_id"
+)
+_CONVERSATION_ORDER = "cv.last_activity_at DESC, cv.id DESC"
+
+
+def _order(alias: str) -> str:
+    """service.DEFAULT_SORT on `alias`."""
+    return f"{alias}.created_at DESC, {alias}.id DESC"
 
 
 @functools.lru_cache(maxsize=256)
-def page_sql(dialect: Dialect, per_page: int, offset: int) -> tuple[tuple[str, ...], int]:
-    """The page's SQL text split where the workspace id goes (PostgreSQL), or whole with its number of
-    workspace id parameters (SQLite)."""
-    pg = dialect.name == "postgresql"
-    ws: ColumnElement[Any] = literal_column(_WS) if pg else bindparam("ws", type_=BigInteger)
-    clauses: list[ColumnElement[bool]] = [Contact.workspace_id == ws]
-    count = service.contact_count
-    total = select(count.c.n).where(count.c.workspace_id == ws).scalar_subquery()
-    stmt = sqljson.page_statement(
-        dialect,
-        clauses,
-        service.DEFAULT_SORT,
-        total,
-        literal_column(str(int(per_page))),
-        literal_column(str(int(offset))),
+def pg_sql(per_page: int, offset: int) -> tuple[str, ...]:
+    """PostgreSQL's page statement split where the workspace id goes.
+
+    Rows: total, the contact columns, custom fields, tag ids, notes and contact inboxes (arrays of records,
+    tag ids an int8 array, NULL for none), the latest conversation (a record or NULL), and on one row only
+    the page's tags (an array of records: a page's contacts share a few tags, each decoded once).
+
+    Each nested kind is read for the whole page at once (contact_id = ANY(the page's ids): one index scan)
+    and grouped, not by a subquery per contact (each costs an executor rescan even when it finds nothing;
+    together they cost PostgreSQL more than the rest of the statement). The latest conversation is picked
+    with DISTINCT ON among the page's contacts' conversations (as contacts_out's row_number does)."""
+    q = _Sql(pg=True)
+    page_ids = "ANY(ARRAY(SELECT id FROM p))"
+    (cf, tags, notes, inboxes) = q.nested()
+    ctes = []
+    for name, (cols, tables, key, extra, order) in (("cf", cf), ("nt", notes), ("ci", inboxes)):
+        ctes.append(
+            f"{name} AS (SELECT {key} AS contact_id, array_agg(ROW({cols}) ORDER BY {order}) AS a "
+            f"FROM {tables} WHERE {key} = {page_ids}{extra} GROUP BY {key})"
+        )
+    cols, tables, key, extra, order = tags
+    ctes.append(
+        f"pt AS (SELECT {key} AS contact_id, t.id, {order} AS sort_key FROM {tables} "
+        f"WHERE {key} = {page_ids}{extra})"
     )
-    compiled = stmt.compile(dialect=dialect)
-    return tuple(compiled.string.split(_WS)), len(compiled.positiontup or ())
+    ctes.append("tg AS (SELECT contact_id, array_agg(id ORDER BY sort_key) AS a FROM pt GROUP BY contact_id)")
+    ctes.append(
+        f"lc AS (SELECT DISTINCT ON (cv.contact_id) cv.contact_id, ROW({q.conversation_cols()}) AS a "
+        f"FROM {_CONVERSATION_FROM} WHERE cv.contact_id = {page_ids} "
+        f"ORDER BY cv.contact_id, {_CONVERSATION_ORDER})"
+    )
+    page_tags = f"ARRAY(SELECT ROW(tags.*) FROM ({q.tags_of('SELECT DISTINCT id FROM pt')}) tags)"
+    page_cols = ", ".join(f"contact.{n}" for n in _CONTACT_NAMES)
+    sql = (
+        f"WITH p AS (SELECT {page_cols} FROM contact WHERE contact.workspace_id = {_WS} "
+        f"ORDER BY {_order('contact')} LIMIT {int(per_page)} OFFSET {int(offset)}), "
+        f"{', '.join(ctes)} "
+        f"SELECT (SELECT n FROM contact_count WHERE workspace_id = {_WS}) AS total, "
+        f"{', '.join(f'p.{n}' for n in _CONTACT_NAMES)}, cf.a, tg.a, nt.a, ci.a, lc.a, "
+        f"CASE WHEN p.id = (SELECT min(id) FROM p) THEN {page_tags} END "
+        "FROM p LEFT JOIN cf ON cf.contact_id = p.id LEFT JOIN tg ON tg.contact_id = p.id "
+        "LEFT JOIN nt ON nt.contact_id = p.id LEFT JOIN ci ON ci.contact_id = p.id "
+        "LEFT JOIN lc ON lc.contact_id = p.id "
+        f"ORDER BY {_order('p')}"
+    )
+    return tuple(sql.split(_WS))
 
 
-async def fetch(conn: AsyncConnection, sql: str, parameters: tuple[Any, ...]) -> Sequence[Any]:
-    """The rows of `sql` run on the driver's connection, outside any transaction, as SQLAlchemy would announce
-    them to the engine's cursor events. A driver error invalidates the connection, as SQLAlchemy's would."""
-    sync = conn.sync_connection
-    if sync is not None:
-        for announce in sync.dispatch.before_cursor_execute:  # as Connection._execute_context calls them
-            sql, parameters = announce(sync, None, sql, parameters, None, False)
-    driver = (await conn.get_raw_connection()).driver_connection
+@functools.lru_cache(maxsize=256)
+def sqlite_page_sql(per_page: int, offset: int) -> str:
+    """SQLite's page statement (parameters: the workspace id twice)."""
+    q = _Sql(pg=False)
+    return (
+        "SELECT (SELECT n FROM contact_count WHERE workspace_id = ?) AS total, "
+        f"{q.cols('contact', _CONTACT_NAMES, _CONTACT_TIMES)} FROM contact WHERE contact.workspace_id = ? "
+        f"ORDER BY {_order('contact')} LIMIT {int(per_page)} OFFSET {int(offset)}"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def sqlite_nested_sql(count: int) -> tuple[str, ...]:
+    """SQLite's statements for the nested rows of `count` contact ids: custom fields, tag ids, notes, contact
+    inboxes, latest conversations (each row led by its contact id), then the tags."""
+    q = _Sql(pg=False)
+    ids = ", ".join("?" * count)
+    out = [
+        f"SELECT {key}, {cols} FROM {tables} WHERE {key} IN ({ids}){extra} ORDER BY {key}, {order}"
+        for cols, tables, key, extra, order in q.nested()
+    ]
+    out.append(
+        f"SELECT cv.contact_id, {q.conversation_cols()} FROM {_CONVERSATION_FROM} "
+        f"WHERE cv.contact_id IN ({ids}) "
+        "AND cv.id = (SELECT c2.id FROM conversation c2 WHERE c2.contact_id = cv.contact_id "
+        "ORDER BY c2.last_activity_at DESC, c2.id DESC LIMIT 1)"
+    )
+    out.append(q.tags_of(f"SELECT ct.tag_id FROM contact_tag ct WHERE ct.contact_id IN ({ids})"))
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------------------- reading
+
+Page = tuple[list[Any], dict[int, Any]]  # the rows (see pg_sql), and the page's tags by id
+
+
+def _announce(conn: Connection, sql: str, parameters: Any) -> None:
+    """Tell the engine's cursor events about a statement, as Connection._execute_context does."""
+    for announce in conn.dispatch.before_cursor_execute:
+        announce(conn, None, sql, parameters, None, False)
+
+
+def _read_postgres(conn: Connection, workspace_id: int, page: PageParams) -> Page:
+    sql = str(int(workspace_id)).join(pg_sql(page.per_page, page.offset))
+    _announce(conn, sql, ())
+    driver: Any = conn.connection.driver_connection
+    rows: list[Any] = await_(driver.fetch(sql))
+    page_tags = next((row[31] for row in rows if row[31] is not None), ())
+    return rows, {t[0]: t for t in page_tags}
+
+
+def _read_sqlite(conn: Connection, workspace_id: int, page: PageParams) -> Page:
+    _announce(conn, sqlite_page_sql(page.per_page, page.offset), (workspace_id, workspace_id))
+    for sql in sqlite_nested_sql(page.per_page):  # (the last page may have fewer ids: the same statements)
+        _announce(conn, sql, ())
+    # Read on aiosqlite's sqlite3 connection in this thread (kit.db opens it with check_same_thread=False):
+    # the connection is checked out to us, so aiosqlite's thread has nothing to do with it meanwhile; and
+    # the hop to that thread and back (a queue, a wake-up, the GIL changing hands) cost more than this read.
+    driver: Any = conn.connection.driver_connection
+    return _sqlite_rows(driver._conn, workspace_id, page)
+
+
+def _sqlite_rows(db: sqlite3.Connection, workspace_id: int, page: PageParams) -> Page:
+    """The page's rows shaped like PostgreSQL's, read in one transaction."""
+    db.execute("BEGIN")
     try:
-        if conn.dialect.name == "postgresql":
-            return await driver.fetch(sql, *parameters)  # type: ignore[union-attr]
-        return await driver.execute_fetchall(sql, parameters)  # type: ignore[union-attr]
-    except BaseException as exc:  # an error or a cancellation may leave the connection in any state
-        await conn.invalidate(exc)
-        raise
+        rows = db.execute(
+            sqlite_page_sql(page.per_page, page.offset), (workspace_id, workspace_id)
+        ).fetchall()
+        if not rows:
+            return rows, {}
+        ids = [row[1] for row in rows]
+        *statements, tags_sql = sqlite_nested_sql(len(ids))
+        nested: list[dict[int, list[Any]]] = []
+        for sql in statements:
+            by_contact: dict[int, list[Any]] = {}
+            for row in db.execute(sql, ids):
+                by_contact.setdefault(row[0], []).append(row[1:])
+            nested.append(by_contact)
+        tags = {t[0]: t for t in db.execute(tags_sql, ids)}
+    finally:
+        db.execute("COMMIT")
+    cf, tag_ids, notes, inboxes, conversations = nested
+    empty: list[Any] = []
+    return [
+        (
+            *row,
+            cf.get(row[1], empty),
+            [t[0] for t in tag_ids.get(row[1], empty)],
+            notes.get(row[1], empty),
+            inboxes.get(row[1], empty),
+            (conversations.get(row[1]) or (None,))[0],
+        )
+        for row in rows
+    ], tags
 
 
-async def list_page(conn: AsyncConnection, workspace_id: int, page: PageParams) -> tuple[str, int]:
-    """One page of the workspace's contacts as a JSON array text, and the page count."""
-    parts, params = page_sql(conn.dialect, page.per_page, page.offset)
-    rows = await fetch(conn, str(int(workspace_id)).join(parts), (workspace_id,) * params)
+def _read(sync_engine: Engine, workspace_id: int, page: PageParams) -> Page:
+    """The page's rows, on a pooled connection, outside any SQLAlchemy transaction (run in a greenlet: one
+    greenlet for checkout, read and checkin, where AsyncConnection takes one for each)."""
+    with sync_engine.connect() as conn:
+        try:
+            if conn.dialect.name == "postgresql":
+                return _read_postgres(conn, workspace_id, page)
+            return _read_sqlite(conn, workspace_id, page)
+        except BaseException as exc:  # an error or a cancellation may leave the connection in any state
+            conn.invalidate(exc)
+            raise
+
+
+# ----------------------------------------------------------------------------------- serializing
+
+
+def _sid(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _inbox(r: Sequence[Any], o: int) -> dict[str, Any]:
+    return {
+        "id": str(r[o]),
+        "createdAt": r[o + 1],
+        "updatedAt": r[o + 2],
+        "name": r[o + 3],
+        "channel": r[o + 4],
+        "sourceId": r[o + 5],
+        "workspaceId": str(r[o + 6]),
+        "status": r[o + 7],
+    }
+
+
+def _conversation(c: Sequence[Any], contact_id: str) -> dict[str, Any]:
+    attributes = c[6]
+    return {
+        "id": str(c[0]),
+        "createdAt": c[1],
+        "updatedAt": c[2],
+        "botEnabled": bool(c[3]),
+        "botResumeAt": c[4],
+        "archivedAt": c[5],
+        # (the stored JSON text, parsed: contacts_out's bytes whatever the database's spacing and escapes)
+        "additionalAttributes": None if attributes is None else orjson.loads(attributes),
+        "contactLastReadAt": c[7],
+        "agentLastReadAt": c[8],
+        "lastActivityAt": c[9],
+        "followed": bool(c[10]),
+        "workspaceId": str(c[11]),
+        "contactId": contact_id,
+        "adminRepliedAt": c[12],
+        "contactRepliedAt": c[13],
+        "aiContextLastMessageId": _sid(c[14]),
+        "assignedUserId": _sid(c[15]),
+        "assignedInboxTeamId": _sid(c[16]),
+        "assignedUser": None
+        if c[17] is None
+        else {
+            "id": str(c[17]),
+            "createdAt": c[18],
+            "updatedAt": c[19],
+            "name": c[20],
+            "email": c[21],
+            "emailVerified": bool(c[22]),
+            "image": c[23],
+            "isAnonymous": bool(c[24]),
+        },
+        "assignedInboxTeam": None
+        if c[25] is None
+        else {
+            "id": str(c[25]),
+            "createdAt": c[26],
+            "updatedAt": c[27],
+            "workspaceId": str(c[28]),
+            "name": c[29],
+        },
+        "inbox": None if c[30] is None else _inbox(c, 30),
+    }
+
+
+def contacts(rows: Sequence[Sequence[Any]], tags: Mapping[int, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The contact objects of page rows (see `pg_sql`) with the page's tags by id, in the shape of
+    `serialize.contacts_out`."""
+    out = []
+    tag_objects: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        contact_id = str(r[1])
+        tag_list = []
+        for tag_id in r[27] or ():
+            tag = tag_objects.get(tag_id)
+            if tag is None:
+                t = tags[tag_id]
+                tag = tag_objects[tag_id] = {
+                    "id": str(t[0]),
+                    "createdAt": t[1],
+                    "updatedAt": t[2],
+                    "name": t[3],
+                    "deletedAt": t[4],
+                    "folderId": _sid(t[5]),
+                    "workspaceId": str(t[6]),
+                }
+            tag_list.append(tag)
+        conversation = r[30]
+        out.append(
+            {
+                "id": contact_id,
+                "createdAt": r[2],
+                "updatedAt": r[3],
+                "avatar": r[4],
+                "phoneNumber": r[5],
+                "email": r[6],
+                "emailVerified": bool(r[7]),
+                "emailOptIn": bool(r[8]),
+                "firstName": r[9],
+                "lastName": r[10],
+                "fullName": r[11],
+                "gender": r[12],
+                "lastReadAt": r[13],
+                "ref": r[14],
+                "source": r[15],
+                "country": r[16],
+                "state": r[17],
+                "city": r[18],
+                "location": r[19],
+                "locale": r[20],
+                "timezone": r[21],
+                "subscribedAt": r[22],
+                "broadcastSubscribedAt": r[23],
+                "blockedAt": r[24],
+                "workspaceId": str(r[25]),
+                "contactCustomFields": [
+                    {
+                        "id": str(f[0]),
+                        "createdAt": f[1],
+                        "updatedAt": f[2],
+                        "value": f[3],
+                        "contactId": contact_id,
+                        "customFieldId": str(f[4]),
+                    }
+                    for f in r[26] or ()
+                ],
+                "tags": tag_list,
+                "contactNotes": [
+                    {
+                        "id": str(n[0]),
+                        "createdAt": n[1],
+                        "updatedAt": n[2],
+                        "text": n[3],
+                        "contactId": contact_id,
+                        "createdById": _sid(n[4]),
+                    }
+                    for n in r[28] or ()
+                ],
+                "contactInboxes": [
+                    {
+                        "id": str(ci[0]),
+                        "contactId": contact_id,
+                        "inboxId": str(ci[1]),
+                        "channel": ci[6],
+                        "inbox": _inbox(ci, 2),
+                    }
+                    for ci in r[29] or ()
+                ],
+                "conversation": None if conversation is None else _conversation(conversation, contact_id),
+            }
+        )
+    return out
+
+
+async def list_page(engine: AsyncEngine, workspace_id: int, page: PageParams) -> tuple[bytes, int]:
+    """One page of the workspace's contacts as JSON array bytes, and the page count."""
+    rows, tags = await greenlet_spawn(_read, engine.sync_engine, workspace_id, page)
     if rows:
         total = rows[0][0] or 0
     else:  # past the last page
-        total = await service.count_contacts(conn, workspace_id, [Contact.workspace_id == workspace_id])
-    return "[" + ",".join(row[1] for row in rows) + "]", page.page_count(total)
+        async with engine.connect() as conn:
+            total = await service.count_contacts(conn, workspace_id, [Contact.workspace_id == workspace_id])
+    return orjson.dumps(contacts(rows, tags), option=orjson.OPT_UTC_Z), page.page_count(total)

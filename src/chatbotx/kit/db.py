@@ -89,7 +89,16 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
     every statement prepared and planned again.)"""
     pool = {"pool_size": 2 * pool_size, "max_overflow": 0}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, pool_reset_on_return=None, **pool)
+        # check_same_thread=False: a short read may run on the driver's sqlite3 connection in the event loop's
+        # thread while the connection is checked out (contacts.plain_list); aiosqlite's own thread is idle
+        # then, and SQLite itself is built thread-safe.
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_reset_on_return=None,
+            connect_args={"check_same_thread": False},
+            **pool,
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "reset", _sqlite_reset)
         return engine
