@@ -6,14 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.dispatcher.limits import OutboundLimiter
+from chatbotx.dispatcher.sender_lock import FileLock, PostgresLock, sender_lock
 from chatbotx.dispatcher.service import Dispatcher
 from chatbotx.kit import db
 from chatbotx.settings import get_settings
+
+log = logging.getLogger("chatbotx.dispatcher")
+
+LOCK_RETRY = 5.0  # seconds: how often a waiting dispatcher tries the lock, and its holder checks it
 
 _running: tuple[Dispatcher, asyncio.Task[None]] | None = None
 
@@ -46,9 +52,47 @@ def start() -> Dispatcher:
         return _running[0]
     settings = get_settings()
     limiter = OutboundLimiter.from_url(settings.redis_url)
-    dispatcher = Dispatcher(db.get_database().sessionmaker, limiter)
-    _running = (dispatcher, asyncio.create_task(dispatcher.run(), name="chatbotx-dispatcher"))
+    database = db.get_database()
+    dispatcher = Dispatcher(database.sessionmaker, limiter)
+    # Limits counted in this process's memory hold only while no other process sends on the same database.
+    lock = None if settings.redis_url else sender_lock(database.engine)
+    _running = (dispatcher, asyncio.create_task(serve(dispatcher, lock), name="chatbotx-dispatcher"))
     return dispatcher
+
+
+async def serve(dispatcher: Dispatcher, lock: PostgresLock | FileLock | None) -> None:
+    """Run `dispatcher` until cancelled; with a lock, only while this process holds it (waiting for it first,
+    and again whenever it is lost)."""
+    if lock is None:
+        await dispatcher.run()
+        return
+    try:
+        while True:
+            try:
+                acquired = await lock.acquire()
+            except Exception:
+                log.warning("could not try the dispatcher's lock", exc_info=True)
+                acquired = False
+            if not acquired:
+                await asyncio.sleep(LOCK_RETRY)
+                continue
+            run = asyncio.create_task(dispatcher.run())
+            try:
+                while not run.done():
+                    await asyncio.wait({run}, timeout=LOCK_RETRY)
+                    if not run.done() and not await lock.held():
+                        break  # another process may take it now: stop sending until it is ours again
+            finally:
+                if not run.done():
+                    run.cancel()  # sends in flight finish and are recorded; claimed rows are released
+                with contextlib.suppress(asyncio.CancelledError):
+                    await run
+                await lock.release()
+            error = None if run.cancelled() else run.exception()
+            if error is not None:
+                raise error
+    finally:
+        await lock.close()
 
 
 async def stop() -> None:
