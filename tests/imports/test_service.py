@@ -12,7 +12,7 @@ from sqlalchemy import select
 from chatbotx.imports import service, writer
 from chatbotx.kit import db
 from chatbotx.models import ContactInbox, ImportJob
-from tests.imports.helpers import add_contact, add_inbox, by_email, contacts, run, upload
+from tests.imports.helpers import add_contact, add_inbox, by_email, contacts, run, tag_names, upload
 
 
 class Crash(BaseException):
@@ -90,6 +90,73 @@ async def test_a_crash_inside_a_batch_writes_nothing_of_it(tenant, monkeypatch: 
     job = await job_row(job_id)
     assert (job.status, job.processed_rows, job.created_count, job.updated_count) == ("finished", 11, 10, 1)
     assert len(await contacts(tenant.workspace_id)) == 10
+
+
+async def test_a_failure_between_a_batchs_writes_leaves_no_half_row(
+    tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The second batch's contacts are copied in, then writing their tags fails: none of that batch stays (no
+    contact without its tags), the first batch stays whole, and the job is failed with its progress."""
+    monkeypatch.setattr(service, "BATCH_SIZE", 4)
+    job_id = await queued_job(tenant.workspace_id, await upload(tenant.client, people_csv(10)))
+    real_ensure_tags = writer.ensure_tags
+    calls = 0
+
+    async def fail_on_second_batch(*args: Any) -> dict[str, int]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("tags unavailable")
+        return await real_ensure_tags(*args)
+
+    monkeypatch.setattr(writer, "ensure_tags", fail_on_second_batch)
+    await service.run_import(job_id)
+    job = await job_row(job_id)
+    assert (job.status, job.error, job.processed_rows, job.created_count) == (
+        "failed",
+        "Internal error: RuntimeError",
+        4,
+        3,
+    )
+    people = await by_email(tenant.workspace_id)
+    assert sorted(people) == ["p0@example.com", "p1@example.com", "p2@example.com"]
+    assert people["p0@example.com"].first_name == "Again"  # row 4 updated it within the first batch
+    assert [await tag_names(c.id) for c in people.values()] == [["t0", "t9"], ["t1"], ["t0"]]
+
+
+async def test_planner_statistics_follow_the_workspace_not_the_table(
+    tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """ANALYZE each time the import has doubled the workspace (at least a batch), one at a time."""
+    monkeypatch.setattr(service, "BATCH_SIZE", 10)
+    for i in range(5):
+        await add_contact(tenant.workspace_id, email=f"before{i}@example.com")
+    analyzed: list[int] = []
+    release = asyncio.Event()
+
+    async def record(self: service.PlannerStatistics) -> None:
+        analyzed.append(self.known or 0)
+        await release.wait()
+
+    monkeypatch.setattr(service.PlannerStatistics, "_analyze", record)
+    statistics = service.PlannerStatistics(int(tenant.workspace_id))
+    statistics.enabled = True  # as on PostgreSQL, whatever the test database
+    release.set()
+    for created in (0, 4, 5, 10, 10, 10, 10):  # the workspace had 5 contacts (the first batch only updated)
+        await statistics.grew(created)
+        await statistics.close()
+    assert analyzed == [24, 54]  # 5 + 19 >= 5 + 10; then 24 + 30 >= 2 * 24
+
+    release.clear()
+    await statistics.grew(60)
+    await asyncio.sleep(0)
+    await statistics.grew(200)  # while the ANALYZE at 114 runs: none more, the growth is kept
+    assert analyzed == [24, 54, 114]
+    release.set()
+    await statistics.close()
+    await statistics.grew(0)
+    await statistics.close()
+    assert analyzed == [24, 54, 114, 314]
 
 
 async def test_a_second_runner_cannot_apply_a_batch_twice(tenant, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

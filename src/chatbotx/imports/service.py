@@ -18,6 +18,7 @@ from sqlalchemy import Table, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chatbotx.contacts.service import count_contacts
 from chatbotx.files import service as files
 from chatbotx.imports import writer
 from chatbotx.imports.csvfile import (
@@ -35,7 +36,7 @@ from chatbotx.kit.db import commit, get_database, utcnow
 from chatbotx.kit.errors import ApiError, InvalidData, NotFound, invalid_field
 from chatbotx.kit.jobs import kick_after_commit
 from chatbotx.kit.pagination import PageParams, paginate
-from chatbotx.models import CustomField, ImportJob, Inbox, StoredFile
+from chatbotx.models import Contact, CustomField, ImportJob, Inbox, StoredFile
 
 log = logging.getLogger("chatbotx.imports")
 BATCH_SIZE = 1000
@@ -274,43 +275,51 @@ async def _finish(job_id: int, **values: Any) -> None:
 
 
 class PlannerStatistics:
-    """Keeps PostgreSQL's statistics of the contact tables current while an import grows them.
+    """Keeps PostgreSQL's statistics of the contact tables current while an import grows a workspace.
 
-    On a table the planner believes empty (never analyzed, autovacuum not yet round), it picks any index
-    that starts with workspace_id and filters the whole workspace for each looked-up address, so the import
-    slows down with every batch. ANALYZE each time the job has doubled the table (a few times per import,
-    none into a table already much larger than the file).
+    Statistics that do not know the workspace (a table never analyzed, or a workspace added since) make the
+    planner expect one row of it, and the batch look-ups then read all of the workspace's rows instead of
+    probing the (workspace_id, key) indexes (see writer._lookup): each batch slower than the last. So ANALYZE
+    each time the import has doubled the workspace (a few times per import, none into a workspace already much
+    larger than the file). ANALYZE runs beside the batches (its own connection), never holding up a write.
     """
 
     TABLES = ("contact", "contact_inbox")
 
-    def __init__(self) -> None:
+    def __init__(self, workspace_id: int) -> None:
+        self.workspace_id = workspace_id
         self.enabled = get_database().engine.dialect.name == "postgresql"
-        self.known: float | None = None
+        self.known: int | None = None
         self.grown = 0
-
-    async def _reltuples(self) -> float:
-        async with get_database().engine.connect() as conn:
-            value = await conn.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'contact'::regclass"))
-        return max(float(value or 0), 0.0)
+        self.running: asyncio.Task[None] | None = None
 
     async def grew(self, created: int) -> None:
         if not self.enabled:
             return
         if self.known is None:
-            self.known = await self._reltuples()
+            async with get_database().sessionmaker() as session:
+                own = [Contact.workspace_id == self.workspace_id]
+                self.known = await count_contacts(session, self.workspace_id, own) - created
         self.grown += created
-        if self.grown < max(BATCH_SIZE, self.known):
+        if self.grown < max(BATCH_SIZE, self.known) or (self.running and not self.running.done()):
             return
+        self.known += self.grown
+        self.grown = 0
+        self.running = asyncio.create_task(self._analyze())
+
+    async def _analyze(self) -> None:
         try:
             async with get_database().engine.begin() as conn:
                 await conn.execute(text(f"ANALYZE {', '.join(self.TABLES)}"))
         except Exception as exc:  # e.g. not the tables' owner: slower, still correct
             log.warning("ANALYZE during a contact import failed: %s", exc)
             self.enabled = False
-            return
-        self.known = await self._reltuples()
-        self.grown = 0
+
+    async def close(self) -> None:
+        """Let a running ANALYZE finish (it is short; cancelling it would waste it)."""
+        if self.running is not None:
+            with contextlib.suppress(Exception):
+                await self.running
 
 
 async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
@@ -329,7 +338,7 @@ async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
         return
     job, path, fmt, plans, target = prepared
     batches = checked_batches(path, fmt, plans, job.processed_rows, BATCH_SIZE)
-    statistics = PlannerStatistics()
+    statistics = PlannerStatistics(target.workspace_id)
     started = 0
     carried: writer.Carried | None = None
     writing: asyncio.Task[writer.BatchResult] | None = None
@@ -368,6 +377,7 @@ async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
             await ahead
         with contextlib.suppress(ValueError):
             batches.close()
+        await statistics.close()
 
 
 async def pending_job_ids(session: AsyncSession) -> list[int]:
