@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from pydantic_core import to_jsonable_python
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, column, func, literal_column, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -183,6 +184,10 @@ def _join(rows: Sequence[Any]) -> str:
 
 # ------------------------------------------------------------------------------------ keyword search (PG)
 
+# Below this many matches in the planner's estimate, a keyword is looked up in one statement that finds the
+# matches once (up to FEW_CAP of them) and takes both the total and the page from them.
+FEW_ESTIMATE = 2_000
+FEW_CAP = 5_000
 # The count of a common keyword rechecks every candidate row of contact_search; planned with this, PostgreSQL
 # shares those rows among parallel workers when the trigram estimate is large (a rare keyword's plan, whose
 # cost is below the setup cost, stays serial). The count statement only.
@@ -199,18 +204,26 @@ async def _keyword_page(
 ) -> tuple[str, int] | None:
     """A keyword's page in the default order and its exact page count, or None for the general statement.
 
-    The exact total comes first, from contact_search alone (migration 0008), beside the workspace's size.
-    A keyword matching nothing, or a page past the end, needs nothing more. A common keyword's page is found
-    by walking the newest contacts until it is full: about (offset + perPage) * size / total rows (a keyword
-    held by a tenth of the contacts: 200 rows for the first page), bounded, checked on the contact's own
-    columns. A rarer keyword (or a walk that met fewer matches than expected: matches bunched among old
-    contacts) returns None: the general statement sorts the matches themselves, few by then.
+    Every way reads the trigram index once or twice (a phone's digits share trigrams with every phone: a
+    read can cost tens of milliseconds), and a common keyword's exact count rechecks every match (a tenth of
+    a million contacts: 100,000 rows of contact_search). So the planner's estimate of the matches picks:
+    - few: one statement finds them (capped), with the contact's sort keys, and takes the total and the page;
+    - many (or more than the cap after all): the exact total alone first, from contact_search (migration
+      0008), beside the workspace's size. A keyword matching nothing, or a page past the end, needs nothing
+      more. Else the page is found by walking the newest contacts until it is full: about
+      (offset + perPage) * size / total rows (a keyword held by a tenth of the contacts: 200 rows for the
+      first page), bounded, checked on the contact's own columns. A rarer keyword than that, or a walk that
+      met fewer matches than expected (matches bunched among old contacts), returns None: the general
+      statement sorts the matches themselves.
     """
     cs = filters.contact_search
+    matching = (cs.c.workspace_id == workspace_id, keyword.on_search_text())
+    if await _estimate(conn, select(cs.c.contact_id).where(*matching)) < FEW_ESTIMATE:
+        found = await _few_page(conn, workspace_id, page, matching)
+        if found is not None:
+            return found
     size = select(contact_count.c.n).where(contact_count.c.workspace_id == workspace_id).scalar_subquery()
-    count = select(func.count().label("total"), size.label("size")).where(
-        cs.c.workspace_id == workspace_id, keyword.on_search_text()
-    )
+    count = select(func.count().label("total"), size.label("size")).where(*matching)
     await conn.exec_driver_sql(PARALLEL_COUNT)
     counted = (await conn.execute(count)).one()
     await conn.exec_driver_sql(SERIAL_AGAIN)
@@ -221,7 +234,21 @@ async def _keyword_page(
     expected = (page.offset + wanted) * max(size_n, total) / total
     if expected > WALK_ROWS:
         return None
-    bound = int(expected * WALK_SLACK) + page.per_page
+    return await _walk_page(
+        conn, workspace_id, page, keyword, int(expected * WALK_SLACK) + page.per_page, total
+    )
+
+
+async def _walk_page(
+    conn: AsyncConnection,
+    workspace_id: int,
+    page: PageParams,
+    keyword: filters.Keyword,
+    bound: int,
+    total: int,
+) -> tuple[str, int] | None:
+    """The page found among the `bound` newest contacts, or None when they do not hold all of it."""
+    wanted = min(page.per_page, total - page.offset)
     newest = (
         select(*CONTACT_COLUMNS)
         .where(Contact.workspace_id == workspace_id)
@@ -246,6 +273,54 @@ async def _keyword_page(
     if len(rows) < wanted:
         return None
     return "[" + ",".join(row[0] for row in rows) + "]", page.page_count(total)
+
+
+async def _estimate(conn: AsyncConnection, stmt: Select[Any]) -> float:
+    """The planner's estimate of the rows `stmt` returns (planning only, nothing is read)."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    result = await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), params)
+    plan = result.scalar_one()
+    if isinstance(plan, str):
+        plan = orjson.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+async def _few_page(
+    conn: AsyncConnection, workspace_id: int, page: PageParams, matching: tuple[ColumnElement[bool], ...]
+) -> tuple[str, int] | None:
+    """The page and page count from the matches found once, or None when there are more than FEW_CAP (or
+    a page after the first is empty: past the end, where the total is not read)."""
+    cs = filters.contact_search
+    matches = (
+        select(Contact.id, Contact.created_at)
+        .select_from(cs)
+        .join(Contact, Contact.id == cs.c.contact_id)
+        .where(*matching, Contact.workspace_id == workspace_id)
+        .limit(FEW_CAP + 1)
+        .cte("m")
+        .prefix_with("MATERIALIZED")
+    )
+    page_ids = (
+        select(matches.c.id)
+        .order_by(matches.c.created_at.desc(), matches.c.id.desc())
+        .limit(page.per_page)
+        .offset(page.offset)
+    )
+    p = select(*CONTACT_COLUMNS).where(Contact.id.in_(page_ids)).cte("p")
+    total = select(func.count()).select_from(matches).scalar_subquery()
+    stmt: Select[Any] = (
+        select(total.label("total"), literal_column(sqljson.contact_json_sql(conn.dialect)).label("data"))
+        .select_from(p)
+        .order_by(p.c.created_at.desc(), p.c.id.desc())
+    )
+    rows = (await conn.execute(stmt)).all()
+    if not rows:
+        # The first page is empty only when nothing matches; a later one may be past the end.
+        return ("[]", 0) if page.offset == 0 else None
+    if rows[0].total > FEW_CAP:
+        return None
+    return _join(rows), page.page_count(rows[0].total)
 
 
 # ---------------------------------------------------------------------------------------------- single
