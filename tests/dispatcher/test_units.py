@@ -4,18 +4,28 @@ window rules, the OutboundMessage mapping, signed media URLs, backoff."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
 import os
 import time
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatbotx.channels.base import RatePlan
 from chatbotx.dispatcher import media, outbound, policy
-from chatbotx.dispatcher.limits import WINDOW_MS, OutboundLimiter, Rate, inbox_rates, recipient_rates
+from chatbotx.dispatcher.limits import (
+    IN_FLIGHT_MS,
+    POLL,
+    WINDOW_MS,
+    OutboundLimiter,
+    Rate,
+    _KeyLog,
+    inbox_rates,
+    recipient_rates,
+)
 from chatbotx.dispatcher.service import BACKOFF_CAP, backoff
 from chatbotx.models import Message
 from tests.dispatcher.conftest import peak_per_window
@@ -57,6 +67,23 @@ async def test_the_limiter_waits_instead_of_exceeding() -> None:
     assert times[-1] - times[0] >= 2.0  # 25 at 10 per second cannot all go within two seconds
 
 
+async def test_concurrent_sends_on_one_key_queue_under_the_limit_and_leave_nothing_behind() -> None:
+    limiter = OutboundLimiter()
+    plan = RatePlan(per_second=5)
+    times: list[float] = []
+
+    async def send(n: int) -> None:
+        wait, ticket = await limiter.turn("i", f"r{n}", plan, max_wait=10)
+        assert wait == 0 and ticket is not None
+        times.append(time.time())
+        await limiter.done(ticket)
+
+    await asyncio.gather(*(send(n) for n in range(12)))
+    assert len(times) == 12 and peak_per_window(times) <= 5
+    assert times[-1] - times[0] >= 2.0
+    assert limiter.queues == {}  # no waiter left: the per-key queues are gone
+
+
 async def test_a_wait_longer_than_allowed_is_returned_not_slept() -> None:
     limiter = OutboundLimiter()
     plan = RatePlan(per_second=100, per_recipient_per_second=1)
@@ -85,7 +112,60 @@ async def test_a_send_counts_while_in_flight_and_for_a_window_after_its_answer()
     # A refused turn takes nothing: the recipient slot it got is given back.
     refused_plan = RatePlan(per_second=2, per_recipient_per_second=1)
     assert (await limiter.turn("i", "d", refused_plan, max_wait=0))[1] is None
-    assert limiter.log.logs.get("i:d") == {}  # type: ignore[union-attr]
+    assert limiter.log.count("i:d") == 0  # type: ignore[union-attr]
+
+
+def reference_wait(scores: list[int], rates: list[Rate], now: int) -> int:
+    """The limiter's rule over a plain list of scores (an answer time, or until when a send in flight
+    counts): sort the window's sends, the (count - limit)-th must leave it first."""
+    longest = 0
+    for rate in rates:
+        inside = sorted(s for s in scores if s > now - rate.interval)
+        if len(inside) < rate.limit:
+            continue
+        blocking = inside[len(inside) - rate.limit]
+        if blocking > now:
+            longest = max(longest, int(POLL * 1000))
+        else:
+            longest = max(longest, blocking + rate.interval - now + 1)
+    return longest
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["admit", "answer", "cancel", "tick"]), st.integers(0, 40_000)),
+        max_size=120,
+    ),
+    limit=st.integers(1, 6),
+)
+def test_the_ordered_log_waits_exactly_as_sorting_every_send_would(
+    steps: list[tuple[str, int]], limit: int
+) -> None:
+    rates = [Rate(limit, WINDOW_MS), Rate(limit * 3, 5 * WINDOW_MS)]
+    horizon = max(r.interval for r in rates)
+    log, scores = _KeyLog(), {}  # the reference: member -> score
+    now, ids = 1_000_000, 0
+    for action, value in steps:
+        if action == "tick":
+            now += value % 3000
+        elif action == "admit":
+            log.prune(now, now - horizon)
+            scores = {m: s for m, s in scores.items() if s > now - horizon}
+            wait = log.wait(rates, now)
+            assert wait == reference_wait(list(scores.values()), rates, now)
+            if not wait:
+                ids += 1
+                log.flying[str(ids)] = scores[str(ids)] = now + IN_FLIGHT_MS
+        elif log.flying:
+            member = list(log.flying)[value % len(log.flying)]
+            if action == "answer":
+                log.flying.pop(member)
+                bisect.insort(log.answered, now)
+                scores[member] = now
+            else:
+                log.flying.pop(member)
+                scores.pop(member)
 
 
 @pytest.mark.redis

@@ -14,6 +14,7 @@ CHATBOTX_REDIS_URL is set, so several dispatchers share one inbox's limit.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import dataclasses
 import itertools
 import math
@@ -66,22 +67,6 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def wait_ms(scores: list[int], rates: list[Rate], now: int) -> int:
-    """0 when one more send fits under every rate given the log's `scores` (ms until which each past send
-    counts, minus nothing: a score is an answer time, or a far future while in flight), else ms to wait."""
-    longest = 0
-    for rate in rates:
-        inside = sorted(s for s in scores if s > now - rate.interval)
-        if len(inside) < rate.limit:
-            continue
-        blocking = inside[len(inside) - rate.limit]  # this one must leave the window first
-        if blocking > now:  # still in flight: it frees the slot only once answered
-            longest = max(longest, int(POLL * 1000))
-        else:
-            longest = max(longest, blocking + rate.interval - now + 1)
-    return longest
-
-
 @dataclasses.dataclass
 class Ticket:
     """An admitted send: its entries in the logs, to stamp with the answer's time."""
@@ -89,31 +74,96 @@ class Ticket:
     entries: list[tuple[str, str]]  # (key, member)
 
 
-class _MemoryLog:
+class _KeyLog:
+    """One key's sends: the answer times, ascending, and the sends still in flight (member -> the time until
+    which an unanswered send counts as in flight), in admission order. Ordered so that an admission costs a
+    binary search, not a sort of the whole second's sends (1,000 of them at 1,000/s)."""
+
+    __slots__ = ("answered", "flying", "span")
+
     def __init__(self) -> None:
-        self.logs: dict[str, dict[str, int]] = {}  # key -> member -> score
+        self.answered: list[int] = []
+        self.flying: dict[str, int] = {}
+        self.span = WINDOW_MS  # the longest window it was last asked about
+
+    def __len__(self) -> int:
+        return len(self.answered) + len(self.flying)
+
+    def prune(self, now: int, horizon: int) -> None:
+        """Forget answers older than `horizon`; a send unanswered for IN_FLIGHT_MS counts as answered then."""
+        expired = []
+        for member, until in self.flying.items():  # admission order: the oldest first
+            if until > now:
+                break
+            expired.append(member)
+        for member in expired:
+            bisect.insort(self.answered, self.flying.pop(member))
+        cut = bisect.bisect_right(self.answered, horizon)
+        if cut:
+            del self.answered[:cut]
+
+    def wait(self, rates: list[Rate], now: int) -> int:
+        """0 when one more send fits under every rate, else the milliseconds to wait. Ascending, the window's
+        sends are the recent answers then those in flight; the (count - limit)-th must leave it first."""
+        longest = 0
+        for rate in rates:
+            start = bisect.bisect_right(self.answered, now - rate.interval)
+            recent = len(self.answered) - start
+            index = recent + len(self.flying) - rate.limit
+            if index < 0:
+                continue
+            if index < recent:
+                longest = max(longest, self.answered[start + index] + rate.interval - now + 1)
+            else:  # still in flight: it frees the slot only once answered
+                longest = max(longest, int(POLL * 1000))
+        return longest
+
+
+class _MemoryLog:
+    SWEEP_EVERY = 4096  # admissions between sweeps of the keys nothing counts any more (recipients, mostly)
+
+    def __init__(self) -> None:
+        self.logs: dict[str, _KeyLog] = {}
         self.ids = itertools.count()
+        self.admissions = 0
+
+    def count(self, key: str) -> int:
+        """Sends that `key` still counts (answered within its longest window, or in flight)."""
+        log = self.logs.get(key)
+        return len(log) if log is not None else 0
+
+    def sweep(self, now: int) -> None:
+        for key, log in list(self.logs.items()):
+            log.prune(now, now - log.span)
+            if not log:
+                del self.logs[key]
 
     async def admit(self, key: str, rates: list[Rate]) -> tuple[int, str | None]:
         now = _now_ms()
-        log = self.logs.setdefault(key, {})
-        horizon = now - max(r.interval for r in rates)
-        for member in [m for m, s in log.items() if s <= horizon]:
-            del log[member]
-        wait = wait_ms(list(log.values()), rates, now)
+        self.admissions += 1
+        if self.admissions % self.SWEEP_EVERY == 0:
+            self.sweep(now)
+        log = self.logs.get(key)
+        if log is None:
+            log = self.logs[key] = _KeyLog()
+        log.span = max(r.interval for r in rates)
+        log.prune(now, now - log.span)
+        wait = log.wait(rates, now)
         if wait:
             return wait, None
         member = str(next(self.ids))
-        log[member] = now + IN_FLIGHT_MS
+        log.flying[member] = now + IN_FLIGHT_MS
         return 0, member
 
     async def done(self, key: str, member: str) -> None:
         log = self.logs.get(key)
-        if log is not None and member in log:
-            log[member] = _now_ms()
+        if log is not None and log.flying.pop(member, None) is not None:
+            bisect.insort(log.answered, _now_ms())
 
     async def cancel(self, key: str, member: str) -> None:
-        self.logs.get(key, {}).pop(member, None)
+        log = self.logs.get(key)
+        if log is not None:
+            log.flying.pop(member, None)
 
     async def close(self) -> None:
         pass
@@ -187,6 +237,9 @@ class OutboundLimiter:
     def __init__(self, redis: Any | None = None):
         self.log: _MemoryLog | _RedisLog = _MemoryLog() if redis is None else _RedisLog(redis)
         self.paused: dict[str, float] = {}  # inbox key -> monotonic time until which the provider said stop
+        # The sends of this process waiting on one key form a queue: only its head asks the log. (Woken
+        # together for the same freed slot, every waiter asked again and all but one slept again.)
+        self.queues: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # key -> (lock, [waiters])
 
     @classmethod
     def from_url(cls, url: str | None) -> OutboundLimiter:
@@ -223,15 +276,11 @@ class OutboundLimiter:
         checks = [(f"{inbox_key}:{recipient}", recipient_rates(plan)), (inbox_key, inbox_rates(plan))]
         try:
             for key, rates in [(key, rates) for key, rates in checks if rates]:
-                while True:
-                    wait, member = await self._admit(inbox_key, key, rates)
-                    if member is not None:
-                        ticket.entries.append((key, member))
-                        break
-                    if wait > max_wait:
-                        await self.cancel(ticket)
-                        return wait, None
-                    await asyncio.sleep(wait)
+                wait, member = await self._admit_in_turn(inbox_key, key, rates, max_wait)
+                if member is None:
+                    await self.cancel(ticket)
+                    return wait, None
+                ticket.entries.append((key, member))
             while left := self.paused_for(inbox_key):  # paused meanwhile (or no rates at all)
                 if left > max_wait:
                     await self.cancel(ticket)
@@ -241,6 +290,28 @@ class OutboundLimiter:
             await asyncio.shield(self.cancel(ticket))
             raise
         return 0.0, ticket
+
+    async def _admit_in_turn(
+        self, inbox_key: str, key: str, rates: list[Rate], max_wait: float
+    ) -> tuple[float, str | None]:
+        """Wait in this process's queue for `key`, then until the log admits the send (or says to wait more
+        than `max_wait`)."""
+        queue = self.queues.get(key)
+        if queue is None:
+            queue = self.queues[key] = (asyncio.Lock(), [0])
+        lock, waiters = queue
+        waiters[0] += 1
+        try:
+            async with lock:
+                while True:
+                    wait, member = await self._admit(inbox_key, key, rates)
+                    if member is not None or wait > max_wait:
+                        return wait, member
+                    await asyncio.sleep(wait)
+        finally:
+            waiters[0] -= 1
+            if not waiters[0] and self.queues.get(key) is queue:
+                del self.queues[key]
 
     async def _admit(self, inbox_key: str, key: str, rates: list[Rate]) -> tuple[float, str | None]:
         paused = self.paused_for(inbox_key)
