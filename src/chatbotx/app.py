@@ -64,6 +64,7 @@ def api_routes() -> list[BaseRoute]:
 
 
 GC_GEN0_THRESHOLD = 10_000
+_gc_tuned = False
 
 
 def tune_gc() -> None:
@@ -76,10 +77,14 @@ def tune_gc() -> None:
     the default first threshold (700), the ones in flight in concurrent requests triggered a collection and
     were promoted at almost every request. (listContacts under wrk: 0.1 to 0.15 ms less CPU a request, and no
     100 ms pauses; see docs/benchmarks.md.)"""
+    global _gc_tuned
+    if _gc_tuned:  # once a process (tests start many apps: objects frozen are never collected)
+        return
+    _gc_tuned = True
     gc.collect()
     gc.freeze()
-    _gen0, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(max(_gen0, GC_GEN0_THRESHOLD), gen1, gen2)
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
