@@ -325,6 +325,7 @@ async def test_claims_overlapping_sends_keep_each_recipients_order_and_send_once
     sender.claim = counted  # type: ignore[method-assign]  # counting wrapper
     assert await sender.drain() == len(ids)
     assert sum(claims) == len(ids) and max(claims) <= 4
+    assert sender.in_flight() == 0 and sender.queued == 0  # its count of what is under way is back to 0
     assert sorted(fake.sent_ids()) == sorted(ids)  # each exactly once
     for index in range(3):  # batches of one recipient overlap, its messages still go out in queue order
         sent = [r.body["id"] for r in fake.received if r.body["to"] == f"user-{index}"]

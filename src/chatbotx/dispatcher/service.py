@@ -322,6 +322,7 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self.sends: set[asyncio.Task[None]] = set()  # provider calls in flight (finish even when cancelled)
         self.groups: dict[tuple[int, str], deque[Claimed]] = {}
+        self.queued = 0  # messages waiting in the groups (not the one each is working on)
         self.current: dict[tuple[int, str], Claimed] = {}  # the message each group is working on
         self.orphans: list[Claimed] = []  # rows of cancelled workers, to release
         self.per_inbox_concurrency = per_inbox_concurrency  # None: from each inbox's rate plan
@@ -520,6 +521,7 @@ class Dispatcher:
             if ticket is not None:
                 await self.limiter.cancel(ticket)
             later = item.now + dt.timedelta(seconds=wait) if wait else None
+            self.queued -= len(pending)
             for deferred in [item, *pending]:
                 await self._settle(Outcome(deferred, "release", next_attempt_at=later))
             pending.clear()
@@ -544,12 +546,14 @@ class Dispatcher:
         try:
             while queue:
                 item = self.current[key] = queue.popleft()
+                self.queued -= 1
                 await self._process(item, queue)
         except asyncio.CancelledError:
             # Not sent and not settled: `_shutdown` releases them (cancelling a gather of workers lets them
             # finish before the canceller runs, so they must hand over their rows themselves).
             current = self.current.get(key)
             self.orphans += [i for i in ([current] if current else []) if not i.sending] + list(queue)
+            self.queued -= len(queue)
             queue.clear()
             raise
         finally:
@@ -561,6 +565,7 @@ class Dispatcher:
         for item in items:
             recipient = item.contact_inbox.source_id if item.contact_inbox else f"message:{item.message.id}"
             key = (item.run.inbox.id, recipient)
+            self.queued += 1
             queue = self.groups.get(key)
             if queue is not None:
                 queue.append(item)
@@ -571,7 +576,8 @@ class Dispatcher:
             worker.add_done_callback(self.workers.discard)
 
     def in_flight(self) -> int:
-        return sum(len(queue) for queue in self.groups.values()) + len(self.sends)
+        """Messages claimed and not yet settled or answered: waiting in their groups, or at the provider."""
+        return self.queued + len(self.sends)
 
     # ------------------------------------------------------------------ running
 
@@ -591,7 +597,7 @@ class Dispatcher:
                 self._start(items)
                 # The next claim overlaps this batch's sends: it goes out once half the batch is done (a
                 # claim of many rows takes a while; the sends must not wait for it).
-                while self.in_flight() > self.batch // 2:
+                while self.workers and self.in_flight() > self.batch // 2:
                     self.slot_freed.clear()
                     await self.slot_freed.wait()
         except asyncio.CancelledError:
@@ -667,6 +673,7 @@ class Dispatcher:
                 left += await self.claiming
             self.claiming = None
         for queue in self.groups.values():
+            self.queued -= len(queue)
             queue.clear()
         for worker in list(self.workers):
             worker.cancel()
