@@ -123,8 +123,8 @@ async def test_tags_and_custom_fields(api: httpx.AsyncClient, tenant) -> None:  
     }
     assert await field_values(people["b@example.com"].id) == {}
 
-    # A second file updates values and adds tags; tags a contact has are kept.
-    job = await run(api, "email,Seats,tags\na@example.com,12,gold\n")
+    # A second file updates values and adds tags; tags a contact has are kept (vip again: still once).
+    job = await run(api, 'email,Seats,tags\na@example.com,12,"gold, vip"\n')
     assert job["updatedCount"] == 1, job
     assert (await field_values(people["a@example.com"].id))[fields["seats"]] == "12"
     assert await tag_names(people["a@example.com"].id) == ["beta", "gold", "new", "vip"]

@@ -343,6 +343,12 @@ def _update_statement() -> Any:
     return update(CONTACT).where(CONTACT.c.id == bindparam("p_id")).values(values)
 
 
+async def _driver(session: AsyncSession) -> Any:
+    """The session's asyncpg connection, in the session's transaction (PostgreSQL only)."""
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).driver_connection
+
+
 async def _copy(
     session: AsyncSession, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> None:
@@ -350,11 +356,55 @@ async def _copy(
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))  # type: ignore[union-attr]
+        await (await _driver(session)).copy_records_to_table(table.name, records=rows, columns=list(columns))
         return
     await session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+# PostgreSQL: a batch's updates and its existing contacts' tags as one statement each, the rows passed as one
+# array per column (a few lists to build, one round trip) instead of an executemany of a dict per row.
+_UPDATE_FROM_ARRAYS = (
+    "UPDATE contact SET "
+    + ", ".join(f"{c} = coalesce(v.{c}, contact.{c})" for c in UPDATABLE)
+    + ", updated_at = $1::timestamptz FROM unnest($2::bigint[], "
+    + ", ".join(f"${i}::text[]" for i in range(3, 3 + len(UPDATABLE)))
+    + f") AS v(id, {', '.join(UPDATABLE)}) WHERE contact.id = v.id"
+)
+_TAGS_FROM_ARRAYS = (
+    "INSERT INTO contact_tag (contact_id, tag_id, created_at) SELECT v.contact_id, v.tag_id, $1::timestamptz "
+    "FROM unnest($2::bigint[], $3::bigint[]) AS v(contact_id, tag_id) ON CONFLICT DO NOTHING"
+)
+
+
+async def _update_contacts(session: AsyncSession, existing: list[Pending], now: dt.datetime) -> None:
+    """Each contact's given values over its current ones (coalesce: an empty cell changes nothing)."""
+    if not existing:
+        return
+    rows = [(p.id, *_contact_values(p)) for p in existing]
+    if session.get_bind().dialect.name == "postgresql":
+        await (await _driver(session)).execute(_UPDATE_FROM_ARRAYS, now, *map(list, zip(*rows, strict=True)))
+        return
+    changes = [
+        {
+            "p_id": row[0],
+            "p_updated_at": now,
+            **{f"p_{c}": v for c, v in zip(UPDATABLE, row[1:], strict=True)},
+        }
+        for row in rows
+    ]
+    await session.execute(_update_statement(), changes)
+
+
+async def _add_tags(session: AsyncSession, links: list[tuple[int, int]], now: dt.datetime) -> None:
+    """Tag links for existing contacts (those they have already are left alone)."""
+    if not links:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        contact_ids, tag_ids = (list(column) for column in zip(*links, strict=True))
+        await (await _driver(session)).execute(_TAGS_FROM_ARRAYS, now, contact_ids, tag_ids)
+        return
+    rows = [{"contact_id": c, "tag_id": t, "created_at": now} for c, t in links]
+    await session.execute(_insert(session)(ContactTag.__table__).on_conflict_do_nothing(), rows)
 
 
 def _contact_values(p: Pending) -> tuple[str | None, ...]:
@@ -389,20 +439,13 @@ async def write_batch(session: AsyncSession, target: Target, pending: dict[int, 
     workspace_id = target.workspace_id
     new_contacts = [(p.id, workspace_id, False, True, now, now, *_contact_values(p)) for p in created]
     await _copy(session, CONTACT, CONTACT_COLUMNS, new_contacts)
-    if existing:
-        changes = []
-        for p in existing:
-            change = {f"p_{c}": v for c, v in zip(UPDATABLE, _contact_values(p), strict=True)}
-            changes.append(change | {"p_id": p.id, "p_updated_at": now})
-        await session.execute(_update_statement(), changes)
+    await _update_contacts(session, existing, now)
 
     tag_ids = await ensure_tags(session, workspace_id, (t for p in pending.values() for t in p.tags), now)
     await _copy(
         session, _table(ContactTag), TAG_COLUMNS, [(p.id, tag_ids[t], now) for p in created for t in p.tags]
     )
-    old_tags = [dict(contact_id=p.id, tag_id=tag_ids[t], created_at=now) for p in existing for t in p.tags]
-    if old_tags:
-        await session.execute(insert(ContactTag.__table__).on_conflict_do_nothing(), old_tags)
+    await _add_tags(session, [(p.id, tag_ids[t]) for p in existing for t in p.tags], now)
 
     new_values = [(new_id(), p.id, f, v, now, now) for p in created for f, v in p.fields.items()]
     await _copy(session, _table(ContactCustomField), FIELD_COLUMNS, new_values)
