@@ -281,6 +281,8 @@ def test_a_checker_memoizes_repeated_values_without_memoizing_refusals() -> None
     assert (again.tags, again.values, again.fields) == (["a", "b"], {"gender": "female"}, {2: "3"})
     again.tags.append("c")  # a row's tags are its own, not the memoized tuple
     assert check(4, ["a;b"]).tags == ["a", "b"]  # type: ignore[union-attr]
+    long_tags = ";".join(f"tag{i}" for i in range(60))  # longer than a memoized cell: checked all the same
+    assert check(7, [long_tags]).tags == [f"tag{i}" for i in range(60)]  # type: ignore[union-attr]
     for line in (5, 6):
         assert check(line, ["", "robot", "many"]) == [
             Failure(line, "gender", "must be male, female or other"),

@@ -231,12 +231,19 @@ def _source_id(cell: str) -> str:
 
 
 # Values that repeat across a file (genders, tag lists, custom field values) are checked once per file.
+# At most MEMO_SIZE cells of at most MEMO_CELL characters a column (longer ones are checked each time).
 MEMO_SIZE = 4096
+MEMO_CELL = 256
 Apply = Callable[[ContactRow, str], None]
 
 
 def _memo(convert: Callable[[str], _T]) -> Callable[[str], _T]:
-    return functools.lru_cache(maxsize=MEMO_SIZE)(convert)
+    cached = functools.lru_cache(maxsize=MEMO_SIZE)(convert)
+
+    def check(cell: str) -> _T:
+        return cached(cell) if len(cell) <= MEMO_CELL else convert(cell)
+
+    return check
 
 
 def _column_step(plan: ColumnPlan) -> Apply:
