@@ -135,8 +135,8 @@ WAYS = {
     "as planned": ({}, {"few"}),
     "over the cap": ({"FEW_ESTIMATE": math.inf, "FEW_CAP": 3}, {"few", "more than few", "walked"}),
     "count and walk": ({"FEW_ESTIMATE": 0}, {"walked", "empty"}),
-    "count, never walk": ({"FEW_ESTIMATE": 0, "WALK_ROWS": 0}, {"general", "empty"}),
-    "short walks": ({"FEW_ESTIMATE": 0, "WALK_SLACK": 0}, {"walked", "walk too short", "general", "empty"}),
+    "count, never walk": ({"FEW_ESTIMATE": 0, "WALK_ROWS": 0}, {"sorted", "empty"}),
+    "short walks": ({"FEW_ESTIMATE": 0, "WALK_SLACK": 0}, {"walked", "walk too short", "sorted", "empty"}),
 }
 
 
@@ -144,7 +144,7 @@ WAYS = {
 async def page_finding(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     """PostgreSQL's ways of finding a keyword's page (service._keyword_page), each forced by its settings and
     seen taken: few matches in one statement (or more than its cap), the count then a walk of the newest
-    contacts, or the general statement (no walk, or walks too short to fill the page)."""
+    contacts, or the matches sorted on contact_search (no walk, or walks too short to fill the page)."""
     settings, expected = WAYS[request.param]
     for name, value in settings.items():
         monkeypatch.setattr(service, name, value)
@@ -160,7 +160,8 @@ async def page_finding(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
 
         monkeypatch.setattr(service, name, recorded)
 
-    record("_keyword_page", "general", lambda result: "empty" if result[0] == "[]" else "page")
+    record("_keyword_page", "none", lambda result: "empty" if result[0] == "[]" else "page")
+    record("_sorted_page", "none", lambda result: "sorted")
     record("_few_page", "more than few", lambda result: "few")
     record("_walk_page", "walk too short", lambda result: "walked")
     yield str(request.param)
@@ -168,6 +169,7 @@ async def page_finding(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
         pg = (await session.connection()).dialect.name == "postgresql"
     if pg:
         assert expected <= taken, taken
+        assert "none" not in taken
     else:
         assert not taken
 
@@ -208,6 +210,10 @@ async def test_keyword_search_follows_updates_and_deletes(tenant: Tenant, page_f
         update(Contact).where(Contact.id.in_(ids[10:30])).values(first_name="Grace"),
         update(Contact).where(Contact.id == ids[6]).values(email=None, phone_number=None),
         update(Contact).where(Contact.id.in_(ids[30:35])).values(locale="fr"),  # not searched
+        # The newest of all now: the default order follows (contact_search keeps created_at too).
+        update(Contact)
+        .where(Contact.id.in_(ids[35:38]))
+        .values(created_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC)),
         delete(Contact).where(Contact.id.in_(ids[40:50])),
     )
     await _check(tenant, (*KEYWORDS, "zora neale", "renamed@else", "84901234567", "+84 90 123", "different"))
@@ -223,6 +229,9 @@ async def test_the_search_rows_equal_the_contacts(tenant: Tenant) -> None:
     await _copy(rows)
     await _execute(
         update(Contact).where(Contact.id == rows[0]["id"]).values(last_name="Changed"),
+        update(Contact)
+        .where(Contact.id == rows[3]["id"])
+        .values(created_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)),
         delete(Contact).where(Contact.id == rows[1]["id"]),
     )
     async with db.get_database().sessionmaker() as session:
@@ -231,6 +240,7 @@ async def test_the_search_rows_equal_the_contacts(tenant: Tenant) -> None:
                 "SELECT count(*) FROM contact c FULL JOIN contact_search s ON s.contact_id = c.id "
                 "WHERE (c.workspace_id = :ws OR s.workspace_id = :ws) "
                 "AND (c.id IS NULL OR s.contact_id IS NULL OR s.workspace_id <> c.workspace_id "
+                "OR s.created_at <> c.created_at "
                 "OR s.search_text <> "
                 "contact_search_text(c.first_name, c.last_name, c.full_name, c.email, c.phone_number))"
             ),

@@ -37,7 +37,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from chatbotx.contacts.continents import ALL_COUNTRIES, COUNTRIES_BY_CONTINENT, continent_code
-from chatbotx.kit.db import utcnow
+from chatbotx.kit.db import UTCDateTime, utcnow
 from chatbotx.kit.errors import ApiError, invalid_field
 from chatbotx.kit.fieldtypes import FIELD_TYPES, coerce_value
 from chatbotx.kit.ids import parse_id
@@ -787,8 +787,9 @@ KEYWORD_COLUMNS = (
 )
 SEARCHED = frozenset(column.key for column in KEYWORD_COLUMNS)
 
-# PostgreSQL only (migration 0008): one narrow row per contact, written by the database's triggers on every
-# INSERT, UPDATE and DELETE of contact (so no write path can leave it stale), with one trigram index.
+# PostgreSQL only (migration 0008): one narrow row per contact (with its created_at, the default order),
+# written by the database's triggers on every INSERT, UPDATE and DELETE of contact (so no write path can leave
+# it stale), with one trigram index.
 # search_text is the lower-cased KEYWORD_COLUMNS joined by SEARCH_SEPARATOR (first and last name left out
 # when the full name is exactly "first last", which then holds them), phone last. SQLite has neither and
 # searches the columns.
@@ -796,6 +797,7 @@ contact_search = table(
     "contact_search",
     column("contact_id", BigInteger),
     column("workspace_id", BigInteger),
+    column("created_at", UTCDateTime()),
     column("search_text", Text),
 )
 SEARCH_TEXT = contact_search.c.search_text

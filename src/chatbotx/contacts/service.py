@@ -162,9 +162,7 @@ async def list_contacts(
         keyword = filters.parse_keyword(query.keyword)
         only_keyword = not (query.contact_filter or query.channels or query.inbox_ids)
         if keyword is not None and only_keyword and order is DEFAULT_SORT and not keyword.spans_fields:
-            found = await _keyword_page(conn, workspace_id, page, keyword)
-            if found is not None:
-                return found
+            return await _keyword_page(conn, workspace_id, page, keyword)
     if len(clauses) > 1:
         stmt = sqljson.filtered_page_statement(conn.dialect, clauses, order, page.per_page, page.offset)
     else:
@@ -190,7 +188,7 @@ FEW_ESTIMATE = 2_000
 FEW_CAP = 5_000
 # The count of a common keyword rechecks every candidate row of contact_search; planned with this, PostgreSQL
 # shares those rows among parallel workers when the trigram estimate is large (a rare keyword's plan, whose
-# cost is below the setup cost, stays serial). The count statement only.
+# cost is below the setup cost, stays serial). The count and the sort of many matches only.
 PARALLEL_COUNT = "SET LOCAL parallel_setup_cost = 200"
 SERIAL_AGAIN = "SET LOCAL parallel_setup_cost TO DEFAULT"
 # The newest contacts are walked for the page (created_at order, checking each one) when about this many
@@ -201,8 +199,8 @@ WALK_SLACK = 4
 
 async def _keyword_page(
     conn: AsyncConnection, workspace_id: int, page: PageParams, keyword: filters.Keyword
-) -> tuple[str, int] | None:
-    """A keyword's page in the default order and its exact page count, or None for the general statement.
+) -> tuple[str, int]:
+    """A keyword's page in the default order and its exact page count.
 
     Every way reads the trigram index once or twice (a phone's digits share trigrams with every phone: a
     read can cost tens of milliseconds), and a common keyword's exact count rechecks every match (a tenth of
@@ -212,14 +210,14 @@ async def _keyword_page(
       0008), beside the workspace's size. A keyword matching nothing, or a page past the end, needs nothing
       more. Else the page is found by walking the newest contacts until it is full: about
       (offset + perPage) * size / total rows (a keyword held by a tenth of the contacts: 200 rows for the
-      first page), bounded, checked on the contact's own columns. A rarer keyword than that, or a walk that
-      met fewer matches than expected (matches bunched among old contacts), returns None: the general
-      statement sorts the matches themselves.
+      first page), bounded, checked on the contact's own columns. A rarer keyword than that (or a deep
+      page), or a walk that met fewer matches than expected (matches bunched among old contacts): the
+      matches are sorted by contact_search's own created_at, and only the page's contacts are read.
     """
     cs = filters.contact_search
     matching = (cs.c.workspace_id == workspace_id, keyword.on_search_text())
     if await _estimate(conn, select(cs.c.contact_id).where(*matching)) < FEW_ESTIMATE:
-        found = await _few_page(conn, workspace_id, page, matching)
+        found = await _few_page(conn, page, matching)
         if found is not None:
             return found
     size = select(contact_count.c.n).where(contact_count.c.workspace_id == workspace_id).scalar_subquery()
@@ -232,11 +230,13 @@ async def _keyword_page(
     if wanted <= 0:
         return "[]", page.page_count(total)
     expected = (page.offset + wanted) * max(size_n, total) / total
-    if expected > WALK_ROWS:
-        return None
-    return await _walk_page(
-        conn, workspace_id, page, keyword, int(expected * WALK_SLACK) + page.per_page, total
-    )
+    if expected <= WALK_ROWS:
+        found = await _walk_page(
+            conn, workspace_id, page, keyword, int(expected * WALK_SLACK) + page.per_page, total
+        )
+        if found is not None:
+            return found
+    return await _sorted_page(conn, page, matching, total)
 
 
 async def _walk_page(
@@ -275,6 +275,31 @@ async def _walk_page(
     return "[" + ",".join(row[0] for row in rows) + "]", page.page_count(total)
 
 
+async def _sorted_page(
+    conn: AsyncConnection, page: PageParams, matching: tuple[ColumnElement[bool], ...], total: int
+) -> tuple[str, int]:
+    """The page of the matches in the default order, sorted on contact_search alone (parallel workers may
+    share the rows, as for the count); only the page's contacts are read."""
+    cs = filters.contact_search
+    ids = (
+        select(cs.c.contact_id)
+        .where(*matching)
+        .order_by(cs.c.created_at.desc(), cs.c.contact_id.desc())
+        .limit(page.per_page)
+        .offset(page.offset)
+    )
+    p = select(*CONTACT_COLUMNS).where(Contact.id.in_(ids)).cte("p")
+    stmt: Select[Any] = (
+        select(literal_column(sqljson.contact_json_sql(conn.dialect)).label("data"))
+        .select_from(p)
+        .order_by(p.c.created_at.desc(), p.c.id.desc())
+    )
+    await conn.exec_driver_sql(PARALLEL_COUNT)
+    rows = (await conn.execute(stmt)).all()
+    await conn.exec_driver_sql(SERIAL_AGAIN)
+    return "[" + ",".join(row[0] for row in rows) + "]", page.page_count(total)
+
+
 async def _estimate(conn: AsyncConnection, stmt: Select[Any]) -> float:
     """The planner's estimate of the rows `stmt` returns (planning only, nothing is read)."""
     compiled = stmt.compile(dialect=conn.dialect)
@@ -287,16 +312,14 @@ async def _estimate(conn: AsyncConnection, stmt: Select[Any]) -> float:
 
 
 async def _few_page(
-    conn: AsyncConnection, workspace_id: int, page: PageParams, matching: tuple[ColumnElement[bool], ...]
+    conn: AsyncConnection, page: PageParams, matching: tuple[ColumnElement[bool], ...]
 ) -> tuple[str, int] | None:
     """The page and page count from the matches found once, or None when there are more than FEW_CAP (or
     a page after the first is empty: past the end, where the total is not read)."""
     cs = filters.contact_search
     matches = (
-        select(Contact.id, Contact.created_at)
-        .select_from(cs)
-        .join(Contact, Contact.id == cs.c.contact_id)
-        .where(*matching, Contact.workspace_id == workspace_id)
+        select(cs.c.contact_id.label("id"), cs.c.created_at)
+        .where(*matching)
         .limit(FEW_CAP + 1)
         .cte("m")
         .prefix_with("MATERIALIZED")
