@@ -200,6 +200,7 @@ async def arrivals_at(provider: str) -> list[float]:
 
 
 async def run_backend(store: Any, provider: str) -> None:
+    from chatbotx.app import tune_gc
     from chatbotx.dispatcher.limits import OutboundLimiter
     from chatbotx.dispatcher.service import Dispatcher
     from chatbotx.kit import db
@@ -226,6 +227,7 @@ async def run_backend(store: Any, provider: str) -> None:
         await arrivals_at(provider)
 
         inbox_id = await seed(store.workspace_id, MESSAGES, RECIPIENTS)
+        tune_gc()  # the garbage collector as in the server, where the default (embedded) dispatcher runs
         dispatcher = Dispatcher(database.sessionmaker, Unlimited(), batch=1000)  # type: ignore[arg-type]
         started, cpu = time.perf_counter(), time.process_time()
         claimed = await dispatcher.drain()
