@@ -8,14 +8,15 @@ the same keys, order and values as `serialize.contacts_out` + `dumps_json` (test
 compares the bytes).
 
 - PostgreSQL: ONE statement, outside a transaction (a single statement reads one snapshot): the page's contact
-  columns beside each contact's nested rows as arrays of anonymous records, which asyncpg decodes in C. The
-  workspace id is written into the text (an integer), so the prepared statement has no parameters and is
-  planned once per connection with the real values.
-- SQLite: six statements (the page, then custom fields, tags, notes, contact inboxes and latest conversations
-  of its ids) in one read transaction, run by one call on aiosqlite's thread (one hop instead of one per
-  statement). Timestamps are formatted by SQLite (the stored text is already ISO 8601 but for the T and Z).
+  columns beside each contact's nested rows as arrays of anonymous records, which asyncpg decodes in C (see
+  `pg_sql`). The workspace id is written into the text (an integer), so the prepared statement has no
+  parameters and is planned once per connection with the real values.
+- SQLite: seven statements (the page, then custom fields, tag ids, notes, contact inboxes and latest
+  conversations of its ids, and the page's tags) in one read transaction, on aiosqlite's sqlite3 connection in
+  the event loop's thread (see `_read_sqlite`). Timestamps are formatted by SQLite (the stored text is already
+  ISO 8601 but for the T and Z).
 
-Either way the number of statements per page is constant.
+Either way the number of statements per page is constant, and checkout, read and checkin take one greenlet.
 """
 
 from __future__ import annotations
