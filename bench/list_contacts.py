@@ -97,7 +97,10 @@ def bench_one(backend: str, size: int) -> list[str]:
                 api = wrk(server.url + PATH, headers, duration=DURATION)
                 requests = api.requests_per_s * _seconds(DURATION)
                 api_cpu = (_cpu(procs) - cpu0) * 1000 / requests
-                db_cpu = (_cpu(backends) - db0) * 1000 / requests
+                # Backends that connected during the run (a pool still filling) count whole.
+                known = {proc.pid for proc in backends}
+                late = [proc for proc in _backends(store) if proc.pid not in known]
+                db_cpu = (_cpu(backends) - db0 + _cpu(late)) * 1000 / requests
                 api_rss = rss_mb(server.pid)
             body_file = store.data_dir / "page3.json"
             body_file.write_bytes(response.content)
