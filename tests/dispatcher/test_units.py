@@ -19,6 +19,7 @@ from chatbotx.dispatcher import media, outbound, policy
 from chatbotx.dispatcher.limits import (
     IN_FLIGHT_MS,
     POLL,
+    REDIS_PREFIX,
     WINDOW_MS,
     OutboundLimiter,
     Rate,
@@ -189,6 +190,33 @@ async def test_dispatchers_share_one_limit_through_redis() -> None:
         await first.close()
         await second.close()
     assert len(times) == 18 and peak_per_window(times) <= 6  # together, not 6 each
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="CHATBOTX_TEST_REDIS_URL is not set")
+async def test_a_sends_entries_in_redis_are_stamped_and_taken_back_together() -> None:
+    limiter = OutboundLimiter.from_url(REDIS_URL)
+    redis = limiter.log.redis  # type: ignore[union-attr]
+    plan = RatePlan(per_second=6, per_recipient_per_second=1)
+    inbox = f"inbox-{uuid.uuid4().hex[:6]}"
+    try:
+        wait, ticket = await limiter.turn(inbox, "r", plan, max_wait=0)
+        assert wait == 0 and ticket is not None and len(ticket.entries) == 2  # recipient, inbox
+        entries = list(ticket.entries)
+        before = time.time() * 1000
+        for key, member in entries:  # in flight: they count far ahead
+            assert await redis.zscore(REDIS_PREFIX + key, member) > before + IN_FLIGHT_MS / 2
+        await limiter.done(ticket)
+        for key, member in entries:  # answered: they count from now
+            assert abs(await redis.zscore(REDIS_PREFIX + key, member) - time.time() * 1000) < 5_000
+        wait, other = await limiter.turn(inbox, "s", plan, max_wait=0)
+        assert wait == 0 and other is not None
+        taken = list(other.entries)
+        await limiter.cancel(other)
+        for key, member in taken:
+            assert await redis.zscore(REDIS_PREFIX + key, member) is None
+    finally:
+        await limiter.close()
 
 
 def test_window_rules() -> None:

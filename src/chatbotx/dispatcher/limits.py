@@ -155,15 +155,18 @@ class _MemoryLog:
         log.flying[member] = now + IN_FLIGHT_MS
         return 0, member
 
-    async def done(self, key: str, member: str) -> None:
-        log = self.logs.get(key)
-        if log is not None and log.flying.pop(member, None) is not None:
-            bisect.insort(log.answered, _now_ms())
+    async def done(self, entries: list[tuple[str, str]]) -> None:
+        now = _now_ms()
+        for key, member in entries:
+            log = self.logs.get(key)
+            if log is not None and log.flying.pop(member, None) is not None:
+                bisect.insort(log.answered, now)
 
-    async def cancel(self, key: str, member: str) -> None:
-        log = self.logs.get(key)
-        if log is not None:
-            log.flying.pop(member, None)
+    async def cancel(self, entries: list[tuple[str, str]]) -> None:
+        for key, member in entries:
+            log = self.logs.get(key)
+            if log is not None:
+                log.flying.pop(member, None)
 
     async def close(self) -> None:
         pass
@@ -199,10 +202,21 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], horizon + tonumber(ARGV[2]) + 1000)
 return 0
 """
+# KEYS the logs of one send (recipient, inbox), ARGV its member in each: stamped with the answer's time in one
+# round trip for all of them.
 DONE_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], 'XX', now, ARGV[i])
+end
+return #KEYS
+"""
+CANCEL_SCRIPT = """
+for i = 1, #KEYS do
+  redis.call('ZREM', KEYS[i], ARGV[i])
+end
+return #KEYS
 """
 
 
@@ -211,6 +225,7 @@ class _RedisLog:
         self.redis = redis
         self.admit_script = redis.register_script(ADMIT_SCRIPT)
         self.done_script = redis.register_script(DONE_SCRIPT)
+        self.cancel_script = redis.register_script(CANCEL_SCRIPT)
 
     async def admit(self, key: str, rates: list[Rate]) -> tuple[int, str | None]:
         member = uuid.uuid4().hex
@@ -220,11 +235,14 @@ class _RedisLog:
         wait = int(await self.admit_script(keys=[REDIS_PREFIX + key], args=args))
         return (wait, None) if wait else (0, member)
 
-    async def done(self, key: str, member: str) -> None:
-        await self.done_script(keys=[REDIS_PREFIX + key], args=[member])
+    async def done(self, entries: list[tuple[str, str]]) -> None:
+        if entries:
+            await self.done_script(keys=[REDIS_PREFIX + k for k, _ in entries], args=[m for _, m in entries])
 
-    async def cancel(self, key: str, member: str) -> None:
-        await self.redis.zrem(REDIS_PREFIX + key, member)
+    async def cancel(self, entries: list[tuple[str, str]]) -> None:
+        if entries:
+            keys, members = [REDIS_PREFIX + k for k, _ in entries], [m for _, m in entries]
+            await self.cancel_script(keys=keys, args=members)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -322,13 +340,11 @@ class OutboundLimiter:
 
     async def cancel(self, ticket: Ticket) -> None:
         """Take back an admission whose send will not happen."""
-        for key, member in ticket.entries:
-            await self.log.cancel(key, member)
-        ticket.entries.clear()
+        entries, ticket.entries = list(ticket.entries), []
+        await self.log.cancel(entries)
 
     async def done(self, ticket: Ticket | None) -> None:
         """The provider answered: the send now counts until one window after this moment."""
         if ticket is None:
             return
-        for key, member in ticket.entries:
-            await self.log.done(key, member)
+        await self.log.done(ticket.entries)
