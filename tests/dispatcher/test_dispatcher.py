@@ -10,7 +10,7 @@ import io
 import httpx
 from sqlalchemy import select
 
-from chatbotx.dispatcher.service import Claimed
+from chatbotx.dispatcher.service import Claimed, Outcome
 from chatbotx.kit import db
 from chatbotx.kit.db import utcnow
 from chatbotx.models import ContactInbox, Event, Inbox, Message
@@ -331,6 +331,48 @@ async def test_claims_overlapping_sends_keep_each_recipients_order_and_send_once
         sent = [r.body["id"] for r in fake.received if r.body["to"] == f"user-{index}"]
         assert sent == sorted(sent)
     assert {m.status for m in await messages_of(inbox)} == {"sent"}
+
+
+class Throttled:
+    """A limiter that always says: not within your lease (every message is deferred)."""
+
+    async def turn(self, *args: object, **kwargs: object) -> tuple[float, None]:
+        return 1000.0, None
+
+    async def cancel(self, ticket: object) -> None:
+        pass
+
+    async def done(self, ticket: object) -> None:
+        pass
+
+    def pause(self, *args: object) -> None:
+        pass
+
+
+async def test_deferred_messages_are_all_released_while_later_claims_join_their_group(
+    tenant: Tenant, fake: FakeProvider, adapter: FakeAdapter
+) -> None:
+    inbox = await make_channel(tenant.workspace_id, adapter)
+    first, _ = await make_recipient(tenant.workspace_id, inbox, "user-1")
+    second, _ = await make_recipient(tenant.workspace_id, inbox, "user-2")
+    ids = await queue_rows(first, inbox, 6)
+    ids += await queue_rows(second, inbox, 1)
+    ids += await queue_rows(first, inbox, 6)
+    sender = dispatcher(adapter, batch=4, limiter=Throttled())
+    record = sender.writer.record
+
+    async def slow_record(outcome: Outcome) -> None:
+        await asyncio.sleep(0.05)  # the next claims land in the group while it settles its deferrals
+        await record(outcome)
+
+    sender.writer.record = slow_record  # type: ignore[method-assign]
+    assert await sender.drain() == len(ids)  # each claimed once, deferred, not due again for 1,000 s
+    assert fake.received == []
+    messages = await messages_of(inbox)
+    assert {m.status for m in messages} == {"queued"}
+    assert all(m.leased_until is None for m in messages)  # every one released, none left to its lease
+    assert all(m.next_attempt_at > utcnow() + dt.timedelta(seconds=900) for m in messages)
+    assert sender.in_flight() == 0 and sender.queued == 0
 
 
 async def test_a_dispatcher_cancelled_mid_batch_loses_nothing_and_sends_nothing_twice(

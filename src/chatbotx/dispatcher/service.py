@@ -521,10 +521,13 @@ class Dispatcher:
             if ticket is not None:
                 await self.limiter.cancel(ticket)
             later = item.now + dt.timedelta(seconds=wait) if wait else None
-            self.queued -= len(pending)
-            for deferred in [item, *pending]:
-                await self._settle(Outcome(deferred, "release", next_attempt_at=later))
-            pending.clear()
+            deferred = list(pending)
+            for each in [item, *deferred]:
+                await self._settle(Outcome(each, "release", next_attempt_at=later))
+            # Only those: messages a later claim added to the group meanwhile stay queued behind them.
+            for _ in deferred:
+                pending.popleft()
+            self.queued -= len(deferred)
             return
         # Shielded: cancelling the dispatcher must not cut a provider call in half (sent, never recorded).
         item.sending = True
@@ -597,7 +600,7 @@ class Dispatcher:
                 self._start(items)
                 # The next claim overlaps this batch's sends: it goes out once half the batch is done (a
                 # claim of many rows takes a while; the sends must not wait for it).
-                while self.workers and self.in_flight() > self.batch // 2:
+                while self.groups and self.in_flight() > self.batch // 2:
                     self.slot_freed.clear()
                     await self.slot_freed.wait()
         except asyncio.CancelledError:
