@@ -452,6 +452,7 @@ def worker(data_dir: str | None, database_url: str | None) -> None:
         _fail("`chatbotx server worker` needs CHATBOTX_BROKER_URL (e.g. redis://127.0.0.1:6379/0).", 2)
 
     async def run() -> None:
+        from chatbotx.app import tune_gc
         from chatbotx.channels import email_poll
         from chatbotx.dispatcher import runner as dispatcher
         from chatbotx.inbound import tasks as inbound
@@ -461,6 +462,7 @@ def worker(data_dir: str | None, database_url: str | None) -> None:
         dispatcher.start()  # sends queued messages (shares the rate limits through CHATBOTX_REDIS_URL)
         inbound.start()  # re-queues webhook events left pending
         email_poll.start()  # fetches new mail of the email channels over IMAP (one poller per inbox)
+        tune_gc()  # the server's garbage-collector settings (startup objects frozen, fewer young collections)
         click.echo(f"Worker consuming {settings.broker_url}, dispatching queued messages")
         try:
             await jobs.start_worker()
