@@ -326,6 +326,26 @@ class PlannerStatistics:
                 await self.running
 
 
+SEARCH_INDEX = "ix_contact_search_text_trgm"  # the keyword search's trigram index (migration 0008)
+
+
+async def merge_search_index() -> None:
+    """PostgreSQL: move what the import added to the keyword index's pending list into the index proper.
+
+    GIN takes new entries into a pending list (fastupdate) and merges it when it passes gin_pending_list_limit
+    (4 MB) or when autovacuum comes by; until then every keyword search reads the whole list, entry by entry.
+    One merge in bulk once the import has written costs less than any of those searches."""
+    if get_database().engine.dialect.name != "postgresql":
+        return
+    try:
+        async with get_database().engine.begin() as conn:
+            await conn.execute(
+                text("SELECT gin_clean_pending_list(CAST(:index AS regclass))"), {"index": SEARCH_INDEX}
+            )
+    except Exception as exc:  # e.g. not the index's owner: autovacuum merges it later, searches stay correct
+        log.warning("merging the keyword index's pending entries after an import failed: %s", exc)
+
+
 async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
     """Run (or resume) the job to its end. `max_batches` stops early, as a crash would (for tests).
 
@@ -363,6 +383,7 @@ async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
             await statistics.grew((await writing).created)
         if max_batches is None or started < max_batches:
             await _finish(job_id, status="finished", total_rows=job.processed_rows)
+            await merge_search_index()
     except _Stop:
         return
     except (CsvError, UnicodeDecodeError) as exc:
