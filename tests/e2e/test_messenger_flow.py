@@ -344,6 +344,33 @@ async def test_windows_and_message_tags(tenant: Tenant, anon: httpx.AsyncClient,
     await check_windows(tenant, anon, fake, channel, PSID)
 
 
+async def test_send_message_takes_a_tag_too(
+    tenant: Tenant, anon: httpx.AsyncClient, fake: MetaGraphFake
+) -> None:
+    """sendMessage (POST /contacts/{id}/messages) sends with a message tag as a reply does: HUMAN_AGENT
+    outside the 24 hours, an unknown tag a 422, nothing sent for the refusals."""
+    channel = await connect(tenant, fake)
+    channel.node.enforce_window = True
+    contact_id, _conversation_id = await first_contact(anon, fake, channel, PSID)
+    await last_wrote(channel, dt.timedelta(hours=30))
+    fake.requests.clear()
+
+    async def send(**body: Any) -> httpx.Response:
+        return await tenant.client.post(f"/api/v1/contacts/{contact_id}/messages", json=body)
+
+    refused = await send(text="Still there?")
+    assert refused.status_code == 400 and refused.json()["code"] == "OUTSIDE_WINDOW", refused.text
+    unknown = await send(text="Hi", tag="SHIPPING_UPDATE")
+    assert unknown.status_code == 422 and unknown.json()["data"]["errors"][0]["field"] == "tag", unknown.text
+    human = await send(text="Here is your answer", tag="HUMAN_AGENT")
+    assert human.status_code == 204, human.text
+    await sent_out(channel.id)
+    [sent] = fake.sent()
+    assert fake.sends() == [sent]
+    assert (sent.json["messaging_type"], sent.json["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
+    assert sent.json["message"]["text"] == "Here is your answer"
+
+
 async def test_echo_from_the_page_inbox_is_stored_as_outgoing(
     tenant: Tenant, anon: httpx.AsyncClient, fake: MetaGraphFake
 ) -> None:

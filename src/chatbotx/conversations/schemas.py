@@ -11,10 +11,9 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from chatbotx.contacts.schemas import ContactConversation
 from chatbotx.kit.fieldtypes import LONG_TEXT_MAX
 from chatbotx.kit.schemas import IdIn, IdStr, InputSchema, OptIdStr, Schema
-from chatbotx.messages.schemas import EmailSubject, FileRefs
+from chatbotx.messages.schemas import TAG_DESCRIPTION, EmailSubject, FileRefs, MessageTag
 
 BotCategory = Literal["bot", "human", "all"]
-MessageTag = Literal["HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"]
 # The reference's inbox views, then the conversation's own status.
 StatusFilter = Literal[
     "noAdminReply", "unread", "followUp", "archived", "blocked", "open", "pending", "snoozed", "resolved"
@@ -134,11 +133,7 @@ class ConversationReply(InputSchema):
     template: ReplyTemplate | None = Field(
         default=None, description="A pre-approved (WhatsApp) template; alone, without text, files or buttons"
     )
-    tag: MessageTag | None = Field(
-        default=None,
-        description="Messenger/Instagram message tag: HUMAN_AGENT sends a person's reply up to 7 days after "
-        "the contact's last message; the others (non-promotional updates) send outside the 24-hour window",
-    )
+    tag: MessageTag | None = Field(default=None, description=TAG_DESCRIPTION)
     subject: EmailSubject | None = Field(
         default=None,
         description="Email channels: the mail's subject (default: Re: the conversation's first subject); "

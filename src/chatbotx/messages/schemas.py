@@ -54,6 +54,13 @@ FileRefs = Annotated[list[FileRef], Field(max_length=MAX_FILES)]
 # One line of a mail header (RFC 5322 allows 998 characters a line); no line breaks (header injection).
 EmailSubject = Annotated[str, Field(min_length=1, max_length=900, pattern=r"^[^\r\n]*$")]
 
+# Meta's message tags (Messenger, Instagram): dispatcher.policy checks the channel and the window they open.
+MessageTag = Literal["HUMAN_AGENT", "ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE"]
+TAG_DESCRIPTION = (
+    "Messenger/Instagram message tag: HUMAN_AGENT sends a person's reply up to 7 days after the contact's "
+    "last message; the others (non-promotional updates) send outside the 24-hour window"
+)
+
 
 class MessageSend(InputSchema):
     text: str | None = Field(default=None, min_length=1, max_length=LONG_TEXT_MAX, description="Message text")
@@ -69,6 +76,7 @@ class MessageSend(InputSchema):
         description="The inbox to send on; default: the inbox of the contact's latest conversation, "
         "else the contact's only inbox",
     )
+    tag: MessageTag | None = Field(default=None, description=TAG_DESCRIPTION)
     subject: EmailSubject | None = Field(
         default=None,
         description="Email channels: the mail's subject (default: Re: the conversation's first subject, or "

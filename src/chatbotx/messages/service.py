@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.automation.keywords import KeywordRule, best_match
-from chatbotx.dispatcher.policy import check_sendable
+from chatbotx.dispatcher.policy import check_sendable, check_tag
 from chatbotx.dispatcher.runner import notify_after_commit
 from chatbotx.kit import events
 from chatbotx.kit.db import utcnow
@@ -274,6 +274,13 @@ async def send_message(session: AsyncSession, who: Principal, contact: Contact, 
         await start_flow_run(session, contact, body.flow_id, inbox_id, node_id=body.node_id)
         return
     attachments = await file_attachments(session, contact.workspace_id, body.files or [])
+    attributes: dict[str, Any] = {}
+    if body.tag is not None:
+        inbox = await session.get_one(Inbox, inbox_id)
+        attributes["tag"] = body.tag
+        check_tag(inbox.channel, attributes)
+    if body.subject is not None:
+        attributes["email"] = {"subject": body.subject}
     await queue_outgoing_message(
         session,
         contact,
@@ -281,7 +288,7 @@ async def send_message(session: AsyncSession, who: Principal, contact: Contact, 
         content=body.text,
         attachments=attachments,
         sender_id=who.member_id,
-        content_attributes={"email": {"subject": body.subject}} if body.subject is not None else None,
+        content_attributes=attributes or None,
     )
 
 
