@@ -123,6 +123,17 @@ async def queue_rows(contact: Contact, inbox: Inbox, count: int, prefix: str = "
     return [m.id for m in messages]
 
 
+async def queue_for_recipients(
+    workspace_id: str | int, inbox: Inbox, recipients: int, each: int
+) -> list[int]:
+    """`each` queued messages to each of `recipients` contacts (source ids user-0, user-1, ...); their ids."""
+    ids = []
+    for index in range(recipients):
+        contact, _ = await make_recipient(workspace_id, inbox, f"user-{index}")
+        ids += await queue_rows(contact, inbox, each)
+    return ids
+
+
 async def messages_of(inbox: Inbox) -> list[Message]:
     async with db.get_database().sessionmaker() as session:
         rows = await session.execute(select(Message).where(Message.inbox_id == inbox.id).order_by(Message.id))

@@ -22,6 +22,7 @@ from tests.dispatcher.conftest import (
     messages_of,
     one,
     peak_per_window,
+    queue_for_recipients,
     queue_rows,
 )
 from tests.dispatcher.fakechannel import FakeAdapter, FakeProvider
@@ -270,10 +271,7 @@ async def test_the_rate_limit_is_never_exceeded_in_any_second(
 ) -> None:
     config = {"perSecond": 8, "perRecipient": 2, "burst": 2}
     inbox = await make_channel(tenant.workspace_id, adapter, config=config)
-    ids = []
-    for index in range(6):
-        contact, _ = await make_recipient(tenant.workspace_id, inbox, f"user-{index}")
-        ids += await queue_rows(contact, inbox, 4)
+    ids = await queue_for_recipients(tenant.workspace_id, inbox, 6, 4)
 
     assert await dispatcher(adapter).drain() == 24
     assert sorted(fake.sent_ids()) == sorted(ids)  # all delivered: over the limit they waited, none failed
@@ -292,10 +290,7 @@ async def test_two_dispatchers_racing_send_each_message_once(
     tenant: Tenant, fake: FakeProvider, adapter: FakeAdapter
 ) -> None:
     inbox = await make_channel(tenant.workspace_id, adapter)
-    ids = []
-    for index in range(20):
-        contact, _ = await make_recipient(tenant.workspace_id, inbox, f"user-{index}")
-        ids += await queue_rows(contact, inbox, 3)
+    ids = await queue_for_recipients(tenant.workspace_id, inbox, 20, 3)
     fake.delay = 0.01
     first, second = dispatcher(adapter, batch=7), dispatcher(adapter, batch=7)
     claimed = await asyncio.gather(first.drain(), second.drain())
@@ -308,10 +303,7 @@ async def test_claims_overlapping_sends_keep_each_recipients_order_and_send_once
     tenant: Tenant, fake: FakeProvider, adapter: FakeAdapter
 ) -> None:
     inbox = await make_channel(tenant.workspace_id, adapter)
-    ids = []
-    for index in range(3):
-        contact, _ = await make_recipient(tenant.workspace_id, inbox, f"user-{index}")
-        ids += await queue_rows(contact, inbox, 9)
+    ids = await queue_for_recipients(tenant.workspace_id, inbox, 3, 9)
     fake.delay = 0.01
     sender = dispatcher(adapter, batch=4)
     claims: list[int] = []
@@ -379,10 +371,7 @@ async def test_a_dispatcher_cancelled_mid_batch_loses_nothing_and_sends_nothing_
     tenant: Tenant, fake: FakeProvider, adapter: FakeAdapter
 ) -> None:
     inbox = await make_channel(tenant.workspace_id, adapter, config={"perSecond": 20})
-    ids = []
-    for index in range(10):
-        contact, _ = await make_recipient(tenant.workspace_id, inbox, f"user-{index}")
-        ids += await queue_rows(contact, inbox, 4)
+    ids = await queue_for_recipients(tenant.workspace_id, inbox, 10, 4)
     fake.delay = 0.05
     running = asyncio.create_task(dispatcher(adapter).drain())
     await fake.wait_for(5)  # mid-batch: some sent, some in flight, most waiting on the limit

@@ -115,30 +115,24 @@ async def test_an_answer_that_never_comes_is_a_timeout() -> None:
             await client.get(f"{url}/slow")
 
 
-async def test_a_malformed_answer_is_an_httpx_transport_error(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"this is not HTTP\r\n\r\n", id="malformed"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial", id="closed mid-answer"),
+    ],
+)
+async def test_a_broken_answer_is_an_httpx_transport_error(client: httpx.AsyncClient, answer: bytes) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(b"this is not HTTP\r\n\r\n")
+        writer.write(answer)
         await writer.drain()
         writer.close()
 
     server, url = await serve(handler)
     async with server:
         with pytest.raises(httpx.TransportError):
-            await client.get(f"{url}/garbage")
-
-
-async def test_a_connection_closed_mid_answer_is_an_httpx_transport_error(client: httpx.AsyncClient) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-        await writer.drain()
-        writer.close()
-
-    server, url = await serve(handler)
-    async with server:
-        with pytest.raises(httpx.TransportError):
-            await client.get(f"{url}/cut")
+            await client.get(f"{url}/broken")
 
 
 async def test_uploads_a_multipart_body_whole(client: httpx.AsyncClient) -> None:
