@@ -5,8 +5,9 @@ Every query is scoped to the workspace; nothing here commits (the request does).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -177,7 +178,8 @@ async def list_contacts(
 
 
 def _join(rows: Sequence[Any]) -> str:
-    return "[" + ",".join(row[1] for row in rows) + "]"
+    """The page's JSON array from rows that carry each contact's JSON as `data`."""
+    return "[" + ",".join(row.data for row in rows) + "]"
 
 
 # ------------------------------------------------------------------------------------ keyword search (PG)
@@ -195,6 +197,23 @@ SERIAL_AGAIN = "SET LOCAL parallel_setup_cost TO DEFAULT"
 # rows are expected to hold it; beyond WALK_SLACK times that the walk gives up for the matches' own sort.
 WALK_ROWS = 2_000
 WALK_SLACK = 4
+
+
+@contextlib.asynccontextmanager
+async def _parallel(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Statements run inside may share many rows among parallel workers (then serial planning again)."""
+    await conn.exec_driver_sql(PARALLEL_COUNT)
+    yield
+    await conn.exec_driver_sql(SERIAL_AGAIN)
+
+
+def _contacts_json(conn: AsyncConnection, p: Any, *extra: Any) -> Select[Any]:
+    """Each contact of the page CTE `p` as JSON (`data`, beside `extra`), in the default order."""
+    return (
+        select(*extra, literal_column(sqljson.contact_json_sql(conn.dialect)).label("data"))
+        .select_from(p)
+        .order_by(p.c.created_at.desc(), p.c.id.desc())
+    )
 
 
 async def _keyword_page(
@@ -222,9 +241,8 @@ async def _keyword_page(
             return found
     size = select(contact_count.c.n).where(contact_count.c.workspace_id == workspace_id).scalar_subquery()
     count = select(func.count().label("total"), size.label("size")).where(*matching)
-    await conn.exec_driver_sql(PARALLEL_COUNT)
-    counted = (await conn.execute(count)).one()
-    await conn.exec_driver_sql(SERIAL_AGAIN)
+    async with _parallel(conn):
+        counted = (await conn.execute(count)).one()
     total, size_n = int(counted.total), int(counted.size or 0)
     wanted = min(page.per_page, total - page.offset)
     if wanted <= 0:
@@ -264,15 +282,10 @@ async def _walk_page(
         .offset(page.offset)
         .cte("p")
     )
-    stmt: Select[Any] = (
-        select(literal_column(sqljson.contact_json_sql(conn.dialect)).label("data"))
-        .select_from(p)
-        .order_by(p.c.created_at.desc(), p.c.id.desc())
-    )
-    rows = (await conn.execute(stmt)).all()
+    rows = (await conn.execute(_contacts_json(conn, p))).all()
     if len(rows) < wanted:
         return None
-    return "[" + ",".join(row[0] for row in rows) + "]", page.page_count(total)
+    return _join(rows), page.page_count(total)
 
 
 async def _sorted_page(
@@ -289,15 +302,9 @@ async def _sorted_page(
         .offset(page.offset)
     )
     p = select(*CONTACT_COLUMNS).where(Contact.id.in_(ids)).cte("p")
-    stmt: Select[Any] = (
-        select(literal_column(sqljson.contact_json_sql(conn.dialect)).label("data"))
-        .select_from(p)
-        .order_by(p.c.created_at.desc(), p.c.id.desc())
-    )
-    await conn.exec_driver_sql(PARALLEL_COUNT)
-    rows = (await conn.execute(stmt)).all()
-    await conn.exec_driver_sql(SERIAL_AGAIN)
-    return "[" + ",".join(row[0] for row in rows) + "]", page.page_count(total)
+    async with _parallel(conn):
+        rows = (await conn.execute(_contacts_json(conn, p))).all()
+    return _join(rows), page.page_count(total)
 
 
 async def _estimate(conn: AsyncConnection, stmt: Select[Any]) -> float:
@@ -332,12 +339,7 @@ async def _few_page(
     )
     p = select(*CONTACT_COLUMNS).where(Contact.id.in_(page_ids)).cte("p")
     total = select(func.count()).select_from(matches).scalar_subquery()
-    stmt: Select[Any] = (
-        select(total.label("total"), literal_column(sqljson.contact_json_sql(conn.dialect)).label("data"))
-        .select_from(p)
-        .order_by(p.c.created_at.desc(), p.c.id.desc())
-    )
-    rows = (await conn.execute(stmt)).all()
+    rows = (await conn.execute(_contacts_json(conn, p, total.label("total")))).all()
     if not rows:
         # The first page is empty only when nothing matches; a later one may be past the end.
         return ("[]", 0) if page.offset == 0 else None
