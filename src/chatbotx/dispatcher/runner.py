@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.dispatcher.limits import OutboundLimiter
-from chatbotx.dispatcher.sender_lock import FileLock, PostgresLock, sender_lock
+from chatbotx.dispatcher.sender_lock import SenderLock, sender_lock
 from chatbotx.dispatcher.service import Dispatcher
 from chatbotx.kit import db
 from chatbotx.settings import get_settings
@@ -60,7 +60,7 @@ def start() -> Dispatcher:
     return dispatcher
 
 
-async def serve(dispatcher: Dispatcher, lock: PostgresLock | FileLock | None) -> None:
+async def serve(dispatcher: Dispatcher, lock: SenderLock | None) -> None:
     """Run `dispatcher` until cancelled; with a lock, only while this process holds it (waiting for it first,
     and again whenever it is lost)."""
     if lock is None:

@@ -40,6 +40,10 @@ class SenderLock(Protocol):
 
     async def release(self) -> None: ...
 
+    async def close(self) -> None:
+        """Release, and free what the lock holds open (its engine)."""
+        ...
+
 
 class PostgresLock:
     def __init__(self, url: URL, key: int = ADVISORY_KEY):
@@ -116,7 +120,7 @@ class FileLock:
         await self.release()
 
 
-def sender_lock(engine: AsyncEngine) -> PostgresLock | FileLock | None:
+def sender_lock(engine: AsyncEngine) -> SenderLock | None:
     """The lock for the database of `engine` (None: an in-memory SQLite database, one process by nature)."""
     url = engine.url
     if url.get_backend_name() == "postgresql":
