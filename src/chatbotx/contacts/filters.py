@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -850,7 +851,11 @@ def searched_prefilter(workspace_id: int, needle: str) -> ColumnElement[bool]:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Keyword:
-    """A parsed `keyword`: case-insensitive contains on first, last and full name, email and phone."""
+    """A parsed `keyword`: case-insensitive contains on first, last and full name, email and phone.
+
+    Its conditions carry the keyword's values as named bound parameters (KEYWORD_PARAMS), so a statement
+    built once from any keyword with the same `digits`-ness runs for another with `params()` (see
+    contacts.service's keyword statements)."""
 
     needle: str  # stripped and lower-cased
     escaped: str  # ... and LIKE-escaped
@@ -861,25 +866,42 @@ class Keyword:
         """A keyword holding the separator could match across two fields of search_text."""
         return SEARCH_SEPARATOR in self.needle
 
+    def params(self) -> dict[str, str]:
+        """The values of the bound parameters of `on_columns` and `on_search_text`."""
+        values = {KEYWORD_LIKE: f"%{self.escaped}%"}
+        if self.digits:
+            values[KEYWORD_DIGITS_LIKE] = f"%{self.digits}%"
+            # The phone is search_text's last part; the digits contain no regular expression syntax.
+            values[KEYWORD_PHONE_PATTERN] = (
+                f"{SEARCH_SEPARATOR}[^{SEARCH_SEPARATOR}]*{self.digits}[^{SEARCH_SEPARATOR}]*$"
+            )
+        return values
+
+    def _bound(self, name: str) -> Any:
+        return bindparam(name, self.params()[name], type_=String())
+
     def on_columns(self, cols: Any = Contact.__table__.c) -> ColumnElement[bool]:
         """The match on the contact's own columns (`cols`: contact's, or a subquery's with the same names)."""
-        pattern = f"%{self.escaped}%"
-        fields = [func.lower(cols[column.key]).like(pattern, escape="\\") for column in KEYWORD_COLUMNS]
+        like = self._bound(KEYWORD_LIKE)
+        fields = [func.lower(cols[column.key]).like(like, escape="\\") for column in KEYWORD_COLUMNS]
         if self.digits:
             # lower() changes nothing in digits; it keeps this branch on the same expression as the others.
-            fields.append(func.lower(cols["phone_number"]).like(f"%{self.digits}%"))
+            fields.append(func.lower(cols["phone_number"]).like(self._bound(KEYWORD_DIGITS_LIKE)))
         return or_(*fields)
 
     def on_search_text(self) -> ColumnElement[bool]:
         """The match on contact_search.search_text alone (exact unless `spans_fields`)."""
-        searched = _searched(self.escaped)
+        searched: ColumnElement[bool] = SEARCH_TEXT.like(self._bound(KEYWORD_LIKE), escape="\\")
         if self.digits:
-            # The phone is search_text's last part; the digits contain no regular expression syntax.
-            on_phone = SEARCH_TEXT.op("~")(
-                f"{SEARCH_SEPARATOR}[^{SEARCH_SEPARATOR}]*{self.digits}[^{SEARCH_SEPARATOR}]*$"
-            )
-            searched = or_(searched, and_(_searched(self.digits), on_phone))
+            on_phone = SEARCH_TEXT.op("~")(self._bound(KEYWORD_PHONE_PATTERN))
+            searched = or_(searched, and_(SEARCH_TEXT.like(self._bound(KEYWORD_DIGITS_LIKE)), on_phone))
         return searched
+
+
+# The names of a keyword's bound parameters (Keyword.params).
+KEYWORD_LIKE = "keyword_like"
+KEYWORD_DIGITS_LIKE = "keyword_digits_like"
+KEYWORD_PHONE_PATTERN = "keyword_phone_pattern"
 
 
 def parse_keyword(keyword: str | None) -> Keyword | None:

@@ -5,14 +5,26 @@ Every query is scoped to the workspace; nothing here commits (the request does).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Mapping, Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from pydantic_core import to_jsonable_python
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, column, func, literal_column, select, table
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from chatbotx.contacts import filters, sqljson
@@ -188,29 +200,107 @@ def _join(rows: Sequence[Any]) -> str:
 # matches once (up to FEW_CAP of them) and takes both the total and the page from them.
 FEW_ESTIMATE = 2_000
 FEW_CAP = 5_000
-# The count of a common keyword rechecks every candidate row of contact_search; planned with this, PostgreSQL
-# shares those rows among parallel workers when the trigram estimate is large (a rare keyword's plan, whose
-# cost is below the setup cost, stays serial). The count and the sort of many matches only.
-PARALLEL_COUNT = "SET LOCAL parallel_setup_cost = 200"
-SERIAL_AGAIN = "SET LOCAL parallel_setup_cost TO DEFAULT"
 # The newest contacts are walked for the page (created_at order, checking each one) when about this many
 # rows are expected to hold it; beyond WALK_SLACK times that the walk gives up for the matches' own sort.
 WALK_ROWS = 2_000
 WALK_SLACK = 4
+# (No parallel workers: on a common keyword's count, a tenth of a million contacts, PostgreSQL's parallel
+# bitmap scan took 46-66 ms where the serial one takes 29-34: the leader builds the bitmap alone, then starts
+# the workers. The same for the sort of many matches. docs/benchmarks.md, keyword_search.)
+
+# The bound parameters of the keyword statements, beside the keyword's own (filters.Keyword.params).
+_WORKSPACE, _LIMIT, _OFFSET = "workspace_id", "page_limit", "page_offset"
+_CAP, _BOUND = "few_cap", "walk_bound"  # FEW_CAP + 1, and the newest contacts walked
 
 
-@contextlib.asynccontextmanager
-async def _parallel(conn: AsyncConnection) -> AsyncIterator[None]:
-    """Statements run inside may share many rows among parallel workers (then serial planning again)."""
-    await conn.exec_driver_sql(PARALLEL_COUNT)
-    yield
-    await conn.exec_driver_sql(SERIAL_AGAIN)
+@dataclasses.dataclass(frozen=True, slots=True)
+class _KeywordStatements:
+    """The statements of `_keyword_page`, built once for keywords with or without phone digits (their
+    conditions differ in shape only) and run with each request's values as parameters: building them
+    (column collections, a few CTEs) cost more of the server's CPU than PostgreSQL's answer to a rare keyword.
+    """
+
+    estimate: str  # EXPLAIN of the matching ids, as driver SQL
+    estimate_params: tuple[str, ...]  # ... and the names of its positional parameters
+    few: Select[Any]
+    count: Select[Any]
+    walk: Select[Any]
+    sorted: Select[Any]
 
 
-def _contacts_json(conn: AsyncConnection, p: Any, *extra: Any) -> Select[Any]:
+@functools.cache
+def _keyword_statements(dialect: Any, digits: bool) -> _KeywordStatements:
+    cs = filters.contact_search
+    keyword = filters.Keyword("k", "k", "0" if digits else None)  # values come with each request
+    workspace_id = bindparam(_WORKSPACE, type_=BigInteger())
+    limit, offset = bindparam(_LIMIT, type_=Integer()), bindparam(_OFFSET, type_=Integer())
+    matching = (cs.c.workspace_id == workspace_id, keyword.on_search_text())
+
+    ids = select(cs.c.contact_id).where(*matching)
+    compiled = ids.compile(dialect=dialect)
+
+    # few: the matches found once (capped), their total, and the page among them.
+    matches = (
+        select(cs.c.contact_id.label("id"), cs.c.created_at)
+        .where(*matching)
+        .limit(bindparam(_CAP, type_=Integer()))
+        .cte("m")
+        .prefix_with("MATERIALIZED")
+    )
+    page_ids = (
+        select(matches.c.id)
+        .order_by(matches.c.created_at.desc(), matches.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    total = select(func.count()).select_from(matches).scalar_subquery()
+    few = _contacts_json(
+        dialect, select(*CONTACT_COLUMNS).where(Contact.id.in_(page_ids)).cte("p"), total.label("total")
+    )
+
+    # count: the exact total beside the workspace's size.
+    size = select(contact_count.c.n).where(contact_count.c.workspace_id == workspace_id).scalar_subquery()
+    count = select(func.count().label("total"), size.label("size")).where(*matching)
+
+    # walk: the page among the `bound` newest contacts, checked on their own columns.
+    newest = (
+        select(*CONTACT_COLUMNS)
+        .where(Contact.workspace_id == workspace_id)
+        .order_by(*DEFAULT_SORT)
+        .limit(bindparam(_BOUND, type_=Integer()))
+        .subquery("newest")
+    )
+    walked = (
+        select(*newest.c)
+        .where(keyword.on_columns(newest.c))
+        .order_by(newest.c.created_at.desc(), newest.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+        .cte("p")
+    )
+
+    # sorted: the page of the matches sorted on contact_search alone; only its contacts are read.
+    sorted_ids = (
+        select(cs.c.contact_id)
+        .where(*matching)
+        .order_by(cs.c.created_at.desc(), cs.c.contact_id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return _KeywordStatements(
+        estimate="EXPLAIN (FORMAT JSON) " + str(compiled),
+        estimate_params=tuple(compiled.positiontup or ()),
+        few=few,
+        count=count,
+        walk=_contacts_json(dialect, walked),
+        sorted=_contacts_json(dialect, select(*CONTACT_COLUMNS).where(Contact.id.in_(sorted_ids)).cte("p")),
+    )
+
+
+def _contacts_json(dialect: Any, p: Any, *extra: Any) -> Select[Any]:
     """Each contact of the page CTE `p` as JSON (`data`, beside `extra`), in the default order."""
     return (
-        select(*extra, literal_column(sqljson.contact_json_sql(conn.dialect)).label("data"))
+        select(*extra, literal_column(sqljson.contact_json_sql(dialect)).label("data"))
         .select_from(p)
         .order_by(p.c.created_at.desc(), p.c.id.desc())
     )
@@ -233,119 +323,82 @@ async def _keyword_page(
       page), or a walk that met fewer matches than expected (matches bunched among old contacts): the
       matches are sorted by contact_search's own created_at, and only the page's contacts are read.
     """
-    cs = filters.contact_search
-    matching = (cs.c.workspace_id == workspace_id, keyword.on_search_text())
-    if await _estimate(conn, select(cs.c.contact_id).where(*matching)) < FEW_ESTIMATE:
-        found = await _few_page(conn, page, matching)
+    statements = _keyword_statements(conn.dialect, keyword.digits is not None)
+    params: dict[str, Any] = {
+        _WORKSPACE: workspace_id,
+        _LIMIT: page.per_page,
+        _OFFSET: page.offset,
+        _CAP: FEW_CAP + 1,
+        **keyword.params(),
+    }
+    if await _estimate(conn, statements, params) < FEW_ESTIMATE:
+        found = await _few_page(conn, page, statements, params)
         if found is not None:
             return found
-    size = select(contact_count.c.n).where(contact_count.c.workspace_id == workspace_id).scalar_subquery()
-    count = select(func.count().label("total"), size.label("size")).where(*matching)
-    async with _parallel(conn):
-        counted = (await conn.execute(count)).one()
-    total, size_n = int(counted.total), int(counted.size or 0)
+    counted = (await conn.execute(statements.count, params)).one()
+    total, size = int(counted.total), int(counted.size or 0)
     wanted = min(page.per_page, total - page.offset)
     if wanted <= 0:
         return "[]", page.page_count(total)
-    expected = (page.offset + wanted) * max(size_n, total) / total
+    expected = (page.offset + wanted) * max(size, total) / total
     if expected <= WALK_ROWS:
-        found = await _walk_page(
-            conn, workspace_id, page, keyword, int(expected * WALK_SLACK) + page.per_page, total
-        )
+        params[_BOUND] = int(expected * WALK_SLACK) + page.per_page
+        found = await _walk_page(conn, page, statements, params, total)
         if found is not None:
             return found
-    return await _sorted_page(conn, page, matching, total)
+    return await _sorted_page(conn, page, statements, params, total)
 
 
-async def _walk_page(
-    conn: AsyncConnection,
-    workspace_id: int,
-    page: PageParams,
-    keyword: filters.Keyword,
-    bound: int,
-    total: int,
-) -> tuple[str, int] | None:
-    """The page found among the `bound` newest contacts, or None when they do not hold all of it."""
-    wanted = min(page.per_page, total - page.offset)
-    newest = (
-        select(*CONTACT_COLUMNS)
-        .where(Contact.workspace_id == workspace_id)
-        .order_by(*DEFAULT_SORT)
-        .limit(bound)
-        .subquery("newest")
-    )
-    p = (
-        select(*newest.c)
-        .where(keyword.on_columns(newest.c))
-        .order_by(newest.c.created_at.desc(), newest.c.id.desc())
-        .limit(page.per_page)
-        .offset(page.offset)
-        .cte("p")
-    )
-    rows = (await conn.execute(_contacts_json(conn, p))).all()
-    if len(rows) < wanted:
-        return None
-    return _join(rows), page.page_count(total)
-
-
-async def _sorted_page(
-    conn: AsyncConnection, page: PageParams, matching: tuple[ColumnElement[bool], ...], total: int
-) -> tuple[str, int]:
-    """The page of the matches in the default order, sorted on contact_search alone (parallel workers may
-    share the rows, as for the count); only the page's contacts are read."""
-    cs = filters.contact_search
-    ids = (
-        select(cs.c.contact_id)
-        .where(*matching)
-        .order_by(cs.c.created_at.desc(), cs.c.contact_id.desc())
-        .limit(page.per_page)
-        .offset(page.offset)
-    )
-    p = select(*CONTACT_COLUMNS).where(Contact.id.in_(ids)).cte("p")
-    async with _parallel(conn):
-        rows = (await conn.execute(_contacts_json(conn, p))).all()
-    return _join(rows), page.page_count(total)
-
-
-async def _estimate(conn: AsyncConnection, stmt: Select[Any]) -> float:
-    """The planner's estimate of the rows `stmt` returns (planning only, nothing is read)."""
-    compiled = stmt.compile(dialect=conn.dialect)
-    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
-    result = await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), params)
-    plan = result.scalar_one()
+async def _estimate(
+    conn: AsyncConnection, statements: _KeywordStatements, params: Mapping[str, Any]
+) -> float:
+    """The planner's estimate of the keyword's matches (planning only, nothing is read)."""
+    values = tuple(params[name] for name in statements.estimate_params)
+    plan = (await conn.exec_driver_sql(statements.estimate, values)).scalar_one()
     if isinstance(plan, str):
         plan = orjson.loads(plan)
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
 async def _few_page(
-    conn: AsyncConnection, page: PageParams, matching: tuple[ColumnElement[bool], ...]
+    conn: AsyncConnection, page: PageParams, statements: _KeywordStatements, params: Mapping[str, Any]
 ) -> tuple[str, int] | None:
     """The page and page count from the matches found once, or None when there are more than FEW_CAP (or
     a page after the first is empty: past the end, where the total is not read)."""
-    cs = filters.contact_search
-    matches = (
-        select(cs.c.contact_id.label("id"), cs.c.created_at)
-        .where(*matching)
-        .limit(FEW_CAP + 1)
-        .cte("m")
-        .prefix_with("MATERIALIZED")
-    )
-    page_ids = (
-        select(matches.c.id)
-        .order_by(matches.c.created_at.desc(), matches.c.id.desc())
-        .limit(page.per_page)
-        .offset(page.offset)
-    )
-    p = select(*CONTACT_COLUMNS).where(Contact.id.in_(page_ids)).cte("p")
-    total = select(func.count()).select_from(matches).scalar_subquery()
-    rows = (await conn.execute(_contacts_json(conn, p, total.label("total")))).all()
+    rows = (await conn.execute(statements.few, params)).all()
     if not rows:
         # The first page is empty only when nothing matches; a later one may be past the end.
         return ("[]", 0) if page.offset == 0 else None
     if rows[0].total > FEW_CAP:
         return None
     return _join(rows), page.page_count(rows[0].total)
+
+
+async def _walk_page(
+    conn: AsyncConnection,
+    page: PageParams,
+    statements: _KeywordStatements,
+    params: Mapping[str, Any],
+    total: int,
+) -> tuple[str, int] | None:
+    """The page found among the newest contacts (params' walk bound), or None when they do not hold all
+    of it."""
+    rows = (await conn.execute(statements.walk, params)).all()
+    if len(rows) < min(page.per_page, total - page.offset):
+        return None
+    return _join(rows), page.page_count(total)
+
+
+async def _sorted_page(
+    conn: AsyncConnection,
+    page: PageParams,
+    statements: _KeywordStatements,
+    params: Mapping[str, Any],
+    total: int,
+) -> tuple[str, int]:
+    """The page of the matches in the default order, sorted on contact_search alone."""
+    rows = (await conn.execute(statements.sorted, params)).all()
+    return _join(rows), page.page_count(total)
 
 
 # ---------------------------------------------------------------------------------------------- single
