@@ -23,6 +23,12 @@ class Settings(BaseSettings):
         default=None, description="taskiq broker (redis://...); empty means in-process."
     )
     no_worker: bool = Field(default=False, description="Do not consume jobs in the API process (scale-out).")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="HTTP worker processes serving this data (set by `server start --workers`): above 1, "
+        "realtime events cross processes without Redis and rate limits are counted across them.",
+    )
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -48,8 +48,8 @@ async def test_an_event_published_elsewhere_reaches_a_local_listener(
     queue = await events.subscribe(4242)
     try:
         sent = event(4242, 1)
-        await there.publish(sent)
-        await there.publish(event(4243, 2))  # another workspace: not for this listener
+        await there.publish([sent])
+        await there.publish([event(4243, 2)])  # another workspace: not for this listener
         received = await asyncio.wait_for(queue.get(), 10)
         assert received == sent
     finally:
@@ -71,7 +71,7 @@ async def test_sse_client_hears_another_process(
         await reader.frame()  # subscribed (Redis subscription confirmed before the stream starts)
         published = [event(workspace_id, n) for n in range(3)]
         for item in published:
-            await there.publish(item)
+            await there.publish([item])
         frames = await reader.events(3)
     assert [(f.id, f.data) for f in frames] == [(e.id, e.payload) for e in published]
 
@@ -92,7 +92,7 @@ async def test_publish_goes_through_redis_when_configured(
         assert (await asyncio.wait_for(elsewhere.get(), 10)).id == published.id  # the other process heard it
         assert (await asyncio.wait_for(queue.get(), 10)).id == published.id
         marker = event(workspace_id, 99)
-        await there.publish(marker)
+        await there.publish([marker])
         assert (await asyncio.wait_for(queue.get(), 10)).id == marker.id  # no second copy in between
     finally:
         events.unsubscribe(workspace_id, queue)

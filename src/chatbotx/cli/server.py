@@ -382,7 +382,13 @@ async def _bootstrap(session: Any, data_dir: Path) -> tuple[str | None, str | No
 @click.option(
     "--no-worker", is_flag=True, help="Serve the API only; run jobs in `chatbotx server worker` processes."
 )
-@click.option("--workers", default=1, show_default=True, help="HTTP worker processes (PostgreSQL only).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="HTTP worker processes (events, rate limits and background loops are shared between them).",
+)
 @click.option(
     "--configure-cli",
     is_flag=True,
@@ -400,13 +406,12 @@ def start(
     """Apply migrations and start the server (SQLite in the data directory unless --database-url)."""
     if no_worker:
         os.environ["CHATBOTX_NO_WORKER"] = "1"
+    os.environ["CHATBOTX_WORKERS"] = str(workers)  # read by each worker process (kit/events, kit/ratelimit)
     settings = _settings(data_dir, database_url)
     from chatbotx.kit.migrate import upgrade
 
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if workers > 1:
-            _fail("--workers > 1 needs PostgreSQL (CHATBOTX_DATABASE_URL).", 2)
     upgrade(settings.effective_database_url)
     workspace_id, token = _run_with_session(lambda s: _bootstrap(s, settings.data_dir))
     url = f"http://{host}:{port}"

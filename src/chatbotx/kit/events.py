@@ -2,7 +2,9 @@
 
 The Event table is the record (realtime clients replay it after Last-Event-ID); the bus only wakes listeners.
 With CHATBOTX_REDIS_URL set, events fan out through Redis pub/sub, so a listener in one process hears events
-published by any other; without it the bus is in-process.
+published by any other. Without Redis, several worker processes (`server start --workers`, CHATBOTX_WORKERS)
+share them through the database: PostgreSQL LISTEN/NOTIFY, or each process tailing the SQLite file's Event
+table. One process alone delivers on its in-process bus.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
 from sqlalchemy import Table, insert
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.kit.db import after_commit, utcnow
@@ -31,6 +34,9 @@ REDIS_CHANNEL_PREFIX = "chatbotx:events:"
 # Redis fails a realtime client's connect, which its EventSource retries, instead of leaving it hanging.
 SUBSCRIBE_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
+PG_CHANNEL = "chatbotx_events"
+NOTIFY_LIMIT = 7_900  # bytes: PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more
+TAIL_INTERVAL = 0.025  # seconds between two checks for events committed by another process (SQLite)
 
 # Event types (stable names; payloads are the API's camelCase objects).
 MESSAGE_CREATED = "message.created"
@@ -110,32 +116,36 @@ class Bus:
             queue.put_nowait(event)
 
 
-class RedisFanout:
-    """Events through Redis pub/sub: `publish` sends to every process; a listener task delivers what any
-    process published to this process's bus."""
+class Fanout(Protocol):
+    """Events across the processes serving one database: `publish` sends committed events to every process
+    (this one too); a listener task delivers what any process published to this process's bus."""
 
-    def __init__(self, url: str, bus: Bus) -> None:
-        self.url = url
+    async def publish(self, events: Sequence[PublishedEvent]) -> None: ...
+
+    async def listening(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class ListenerFanout:
+    """The listener task shared by the fan-outs: started on the first subscription, confirmed before it."""
+
+    name = "event"
+
+    def __init__(self, bus: Bus) -> None:
         self.bus = bus
-        self._client: Any = None
         self._listener: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
 
-    def client(self) -> Any:
-        if self._client is None:
-            import redis.asyncio as redis
-
-            # The connect timeout also bounds a disconnect (redis-py waits for the socket to close under it).
-            self._client = redis.Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
-        return self._client
-
-    async def publish(self, event: PublishedEvent) -> None:
-        await self.client().publish(f"{REDIS_CHANNEL_PREFIX}{event.workspace_id}", event.to_json())
+    async def _listen(self, ready: asyncio.Event) -> None:
+        """Deliver events to `self.bus` until cancelled; set `ready` once nothing published from now on can
+        be missed."""
+        raise NotImplementedError
 
     async def listening(self) -> None:
-        """Start the listener if needed and wait until Redis confirmed the subscription.
+        """Start the listener if needed and wait until it confirmed its subscription.
 
-        Raises the listener's error, or TimeoutError when Redis has not confirmed within
+        Raises the listener's error, or TimeoutError when it has not confirmed within
         SUBSCRIBE_TIMEOUT_SECONDS (the stalled listener is stopped, so the next call starts afresh)."""
         if self._listener is None or self._listener.done():
             self._ready = asyncio.Event()
@@ -151,13 +161,43 @@ class RedisFanout:
         waiter.cancel()
         if listener in done:
             listener.result()  # raises the listener's error
-            raise ConnectionError("the Redis event listener stopped before subscribing")
+            raise ConnectionError(f"the {self.name} listener stopped before subscribing")
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await listener
         raise TimeoutError(
-            f"Redis did not confirm the event subscription within {SUBSCRIBE_TIMEOUT_SECONDS:g}s"
+            f"the {self.name} listener did not confirm its subscription within {SUBSCRIBE_TIMEOUT_SECONDS:g}s"
         )
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
+
+
+class RedisFanout(ListenerFanout):
+    """Events through Redis pub/sub (CHATBOTX_REDIS_URL): any number of processes, on any number of hosts."""
+
+    name = "Redis event"
+
+    def __init__(self, url: str, bus: Bus) -> None:
+        super().__init__(bus)
+        self.url = url
+        self._client: Any = None
+
+    def client(self) -> Any:
+        if self._client is None:
+            import redis.asyncio as redis
+
+            # The connect timeout also bounds a disconnect (redis-py waits for the socket to close under it).
+            self._client = redis.Redis.from_url(self.url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        return self._client
+
+    async def publish(self, events: Sequence[PublishedEvent]) -> None:
+        for event in events:
+            await self.client().publish(f"{REDIS_CHANNEL_PREFIX}{event.workspace_id}", event.to_json())
 
     async def _listen(self, ready: asyncio.Event) -> None:
         pubsub = self.client().pubsub()
@@ -181,49 +221,250 @@ class RedisFanout:
                 await pubsub.aclose()
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
-            self._listener = None
+        await super().close()
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()
             self._client = None
 
 
-bus = Bus()
-_fanout: RedisFanout | None = None
+def notify_packets(events: Sequence[PublishedEvent], limit: int = NOTIFY_LIMIT) -> list[bytes]:
+    """The NOTIFY payloads for `events`, in order: JSON lists of events, each list under `limit` bytes; an
+    event too large on its own goes as {"ref": id}, which listeners read back from the Event table."""
+    packets: list[bytes] = []
+    items: list[bytes] = []
+    size = 2
+    for event in events:
+        item = event.to_json()
+        if len(item) + 2 > limit:
+            item = orjson.dumps({"ref": event.id})
+        if items and size + len(item) + 1 > limit:
+            packets.append(b"[" + b",".join(items) + b"]")
+            items, size = [], 2
+        items.append(item)
+        size += len(item) + 1
+    if items:
+        packets.append(b"[" + b",".join(items) + b"]")
+    return packets
 
 
-def fanout() -> RedisFanout | None:
-    """The Redis fan-out of this process when CHATBOTX_REDIS_URL is set (created on first use)."""
-    global _fanout
-    url = get_settings().redis_url
-    if not url:
+class PostgresFanout(ListenerFanout):
+    """Events through PostgreSQL LISTEN/NOTIFY (several processes on one PostgreSQL database, no Redis).
+
+    Each process holds two connections of its own (asyncpg, outside the pool): one LISTENs, one sends the
+    NOTIFYs of committed events, a few events a statement (`notify_packets`)."""
+
+    name = "PostgreSQL event"
+
+    def __init__(self, url: str, bus: Bus) -> None:
+        super().__init__(bus)
+        self.url = url
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._sender: Any = None
+        self._send_lock = asyncio.Lock()
+
+    async def _connect(self) -> Any:
+        import asyncpg
+
+        return await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT_SECONDS)
+
+    async def publish(self, events: Sequence[PublishedEvent]) -> None:
+        async with self._send_lock:
+            try:
+                if self._sender is None or self._sender.is_closed():
+                    self._sender = await self._connect()
+                for packet in notify_packets(events):
+                    await self._sender.execute("SELECT pg_notify($1, $2)", PG_CHANNEL, packet.decode())
+            except BaseException:
+                await self._close_sender()  # the next publish connects afresh
+                raise
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        conn = await self._connect()
+        inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        try:
+            conn.add_termination_listener(lambda _conn: inbox.put_nowait(None))
+            await conn.add_listener(PG_CHANNEL, lambda _conn, _pid, _channel, data: inbox.put_nowait(data))
+            ready.set()
+            while (data := await inbox.get()) is not None:
+                for event in await self._read(conn, data):
+                    await self.bus.deliver(event)
+            raise ConnectionError("the PostgreSQL event listener's connection closed")
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=CONNECT_TIMEOUT_SECONDS)
+
+    async def _read(self, conn: Any, data: str) -> list[PublishedEvent]:
+        """The events of one NOTIFY payload, references read back from the Event table."""
+        try:
+            items = orjson.loads(data)
+            refs = [int(item["ref"]) for item in items if "ref" in item]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed event notification")
+            return []
+        rows = {}
+        if refs:
+            found = await conn.fetch(
+                "SELECT id, workspace_id, type, payload::text AS payload, created_at FROM event "
+                "WHERE id = any($1::bigint[])",
+                refs,
+            )
+            rows = {row["id"]: row for row in found}
+        published = []
+        for item in items:
+            try:
+                if "ref" not in item:
+                    published.append(PublishedEvent.from_json(orjson.dumps(item)))
+                elif (row := rows.get(int(item["ref"]))) is not None:
+                    published.append(_event_from_row(*row))
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignoring a malformed event in a notification")
+        return published
+
+    async def _close_sender(self) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            with contextlib.suppress(Exception):
+                await sender.close(timeout=CONNECT_TIMEOUT_SECONDS)
+
+    async def close(self) -> None:
+        await super().close()
+        async with self._send_lock:
+            await self._close_sender()
+
+
+def _event_from_row(
+    id: int, workspace_id: int, type: str, payload: str | bytes, created_at: dt.datetime | str
+) -> PublishedEvent:
+    if isinstance(created_at, str):  # SQLite keeps UTC datetimes as naive text
+        created_at = dt.datetime.fromisoformat(created_at)
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=dt.UTC)
+    return PublishedEvent(int(id), int(workspace_id), type, orjson.loads(payload), created_at)
+
+
+class SqliteTailFanout(ListenerFanout):
+    """Events between the processes sharing one SQLite file (`server start --workers N` on SQLite, no Redis).
+
+    Publishing sends nothing: the committed Event rows are the message. Each process tails the table on a
+    connection of its own, in commit order (its rowid: SQLite has one writer at a time, so a row inserted
+    later commits later), woken by `PRAGMA data_version`, which changes when any other connection commits;
+    checking it costs some 30 us, every TAIL_INTERVAL seconds."""
+
+    name = "SQLite event"
+
+    def __init__(self, path: str, bus: Bus, interval: float = TAIL_INTERVAL) -> None:
+        super().__init__(bus)
+        self.path = path
+        self.interval = interval
+
+    async def publish(self, events: Sequence[PublishedEvent]) -> None:
         return None
-    if _fanout is None or _fanout.url != url:
-        _fanout = RedisFanout(url, bus)
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        import sqlite3
+
+        # Used by one task at a time: checks in the event loop's thread, reads in a worker thread.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=15000")
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            last = conn.execute("SELECT coalesce(max(rowid), 0) FROM event").fetchone()[0]
+            ready.set()
+            while True:
+                await asyncio.sleep(self.interval)
+                now = conn.execute("PRAGMA data_version").fetchone()[0]
+                if now == version:
+                    continue
+                version = now
+                rows, last = await asyncio.to_thread(_tail, conn, last)
+                for row in rows:
+                    await self.bus.deliver(_event_from_row(*row))
+        finally:
+            conn.close()
+
+
+TAIL_PAGE = 1000
+
+
+def _tail(conn: Any, last: int) -> tuple[list[Any], int]:
+    """Event rows committed after rowid `last`, and the new `last`. (Rowids are reused only when the newest
+    rows are deleted, with their workspace: then `last` comes back down to the largest rowid.)"""
+    rows: list[Any] = []
+    while True:
+        page = conn.execute(
+            "SELECT rowid, id, workspace_id, type, payload, created_at FROM event WHERE rowid > ? "
+            "ORDER BY rowid LIMIT ?",
+            (last, TAIL_PAGE),
+        ).fetchall()
+        rows.extend(row[1:] for row in page)
+        if page:
+            last = page[-1][0]
+        if len(page) < TAIL_PAGE:
+            break
+    if not rows:
+        last = min(last, conn.execute("SELECT coalesce(max(rowid), 0) FROM event").fetchone()[0])
+    return rows, last
+
+
+bus = Bus()
+_fanout: Fanout | None = None
+_fanout_key: tuple[str, str] | None = None
+
+
+def _make_fanout(kind: str, url: str) -> Fanout:
+    if kind == "redis":
+        return RedisFanout(url, bus)
+    if kind == "postgresql":
+        return PostgresFanout(url, bus)
+    return SqliteTailFanout(url, bus)
+
+
+def _fanout_choice() -> tuple[str, str] | None:
+    """(kind, url) of this process's fan-out: Redis when CHATBOTX_REDIS_URL is set; else, with several worker
+    processes, the database's own (LISTEN/NOTIFY, or tailing a SQLite file); else none (in-process)."""
+    settings = get_settings()
+    if settings.redis_url:
+        return "redis", settings.redis_url
+    if settings.workers <= 1:
+        return None
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "postgresql":
+        return "postgresql", settings.effective_database_url
+    if url.database and url.database != ":memory:":
+        return "sqlite", url.database
+    return None
+
+
+def fanout() -> Fanout | None:
+    """The fan-out of this process (created on first use), None when events stay in this process."""
+    global _fanout, _fanout_key
+    choice = _fanout_choice()
+    if choice is None:
+        return None
+    if _fanout is None or _fanout_key != choice:
+        _fanout, _fanout_key = _make_fanout(*choice), choice
     return _fanout
 
 
-async def deliver(event: PublishedEvent) -> None:
-    """Send a committed event to every listener: through Redis when configured, else in-process."""
-    redis_fanout = fanout()
-    if redis_fanout is not None:
+async def deliver(events: Sequence[PublishedEvent]) -> None:
+    """Send committed events to every listener: through the fan-out when there is one, else in-process."""
+    shared = fanout()
+    if shared is not None:
         try:
-            await redis_fanout.publish(event)
+            await shared.publish(events)
             return
         except Exception as exc:  # listeners elsewhere catch up from the Event table on reconnect
-            log.warning("Redis publish failed (%s); delivering in-process only", exc)
-    await bus.deliver(event)
+            log.warning("publishing events failed (%s); delivering in-process only", exc)
+    for event in events:
+        await bus.deliver(event)
 
 
 async def subscribe(workspace_id: int, maxsize: int = 1000) -> EventQueue:
-    """A queue of the workspace's events from now on (Redis subscription confirmed first when configured)."""
-    redis_fanout = fanout()
-    if redis_fanout is not None:
-        await redis_fanout.listening()
+    """A queue of the workspace's events from now on (the fan-out's subscription confirmed first)."""
+    shared = fanout()
+    if shared is not None:
+        await shared.listening()
     return bus.subscribe(workspace_id, maxsize)
 
 
@@ -232,11 +473,11 @@ def unsubscribe(workspace_id: int, queue: asyncio.Queue[PublishedEvent]) -> None
 
 
 async def close() -> None:
-    """Stop the Redis listener and close its connection (app shutdown)."""
-    global _fanout
+    """Stop the fan-out's listener and close its connections (app shutdown)."""
+    global _fanout, _fanout_key
     if _fanout is not None:
         await _fanout.close()
-        _fanout = None
+        _fanout, _fanout_key = None, None
 
 
 async def publish(
@@ -249,7 +490,7 @@ async def publish(
     )
 
     async def fan_out() -> None:
-        await deliver(event)
+        await deliver((event,))
 
     after_commit(session, fan_out)
     return event
@@ -279,8 +520,7 @@ async def publish_many(
     )
 
     async def fan_out() -> None:
-        for event in published:
-            await deliver(event)
+        await deliver(published)
 
     after_commit(session, fan_out)
     return published
