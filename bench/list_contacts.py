@@ -1,7 +1,7 @@
 """GET /api/v1/contacts?perPage=50&page=3 under wrk, beside a bare Starlette endpoint serving the same bytes.
 
 20,000 then 100,000 contacts with two tags each, on SQLite and PostgreSQL (fresh store each), the real server
-(`chatbotx server start`, rate limit off), 1 worker, and 2 workers on PostgreSQL. Prints req/s, p50, p99, the
+(`chatbotx server start`, rate limit off), 1 worker and 2 workers. Prints req/s, p50, p99, the
 ratio to the bare endpoint, the server's RSS, and the CPU time each request cost the server processes and (on
 PostgreSQL) the database's backends: on a shared machine req/s follow the load, CPU per request much less.
 Every request reads the database (no response cache).
@@ -86,7 +86,7 @@ def bench_one(backend: str, size: int) -> list[str]:
         seconds = asyncio.run(seed_contacts(store, size))
         log(f"[{backend} {size:,}] seeded {size:,} contacts + {2 * size:,} tags in {seconds:.1f}s")
         headers = {"Authorization": f"Bearer {store.token}"}
-        for workers in [1, 2] if backend == "postgres" else [1]:
+        for workers in [1, 2]:
             with chatbotx_server(store, workers=workers) as server:
                 response = httpx.get(server.url + PATH, headers=headers, timeout=30)
                 response.raise_for_status()
