@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chatbotx.dispatcher import runner
-from chatbotx.dispatcher.sender_lock import FileLock, PostgresLock, sender_lock
+from chatbotx.dispatcher.sender_lock import ADVISORY_KEY, FileLock, PostgresLock, process_lock, sender_lock
 from tests.conftest import POSTGRES_URL
 
 
@@ -51,6 +51,19 @@ def test_each_database_has_its_lock(tmp_path: Path) -> None:
     assert sender_lock(create_async_engine("sqlite+aiosqlite://")) is None  # in memory: one process only
     postgres = create_async_engine("postgresql+asyncpg://u:p@127.0.0.1/db")
     assert isinstance(sender_lock(postgres), PostgresLock)
+
+
+def test_each_role_has_its_lock(tmp_path: Path) -> None:
+    """The background loops' lock is not the dispatcher's: one process may hold either or both."""
+    sqlite = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'chatbotx.db'}")
+    lock = process_lock(sqlite, "background")
+    assert isinstance(lock, FileLock) and lock.path == tmp_path / "chatbotx.db.background-lock"
+    postgres = create_async_engine("postgresql+asyncpg://u:p@127.0.0.1/db")
+    background, sending = process_lock(postgres, "background"), sender_lock(postgres)
+    assert isinstance(background, PostgresLock) and isinstance(sending, PostgresLock)
+    assert sending.key == ADVISORY_KEY
+    assert background.key != ADVISORY_KEY
+    assert -(2**63) <= background.key < 2**63
 
 
 class Recorder:

@@ -7,6 +7,7 @@ import os
 import uuid
 
 import pytest
+from taskiq import TaskiqEvents
 
 from chatbotx.kit import jobs
 
@@ -68,3 +69,19 @@ async def test_worker_runs_the_worker_startup_hooks_first() -> None:
         with pytest.raises(asyncio.CancelledError):
             await worker
         await broker.shutdown()
+
+
+async def test_one_worker_process_of_several_runs_the_worker_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process starts the in-process broker; of several workers only the elected one resumes imports."""
+    broker = jobs.make_broker(None)
+    monkeypatch.setattr(jobs, "broker", broker)
+    ran: list[str] = []
+    broker.on_event(TaskiqEvents.WORKER_STARTUP)(lambda _state: ran.append("worker"))
+    broker.on_event(TaskiqEvents.CLIENT_STARTUP)(lambda _state: ran.append("client"))
+    await jobs.startup(worker_hooks=False)
+    assert ran == ["client"]
+    await jobs.run_worker_startup()
+    assert ran == ["client", "worker"]
+    ran.clear()
+    await jobs.startup()  # one process: the broker's own startup runs both
+    assert ran == ["client", "worker"]

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chatbotx.dispatcher.limits import OutboundLimiter
-from chatbotx.dispatcher.sender_lock import SenderLock, sender_lock
+from chatbotx.dispatcher.sender_lock import SenderLock, run_while_held, sender_lock
 from chatbotx.dispatcher.service import Dispatcher
 from chatbotx.kit import db
 from chatbotx.settings import get_settings
@@ -62,37 +62,11 @@ def start() -> Dispatcher:
 
 async def serve(dispatcher: Dispatcher, lock: SenderLock | None) -> None:
     """Run `dispatcher` until cancelled; with a lock, only while this process holds it (waiting for it first,
-    and again whenever it is lost)."""
+    and again whenever it is lost: sends in flight finish and are recorded, claimed rows are released)."""
     if lock is None:
         await dispatcher.run()
         return
-    try:
-        while True:
-            try:
-                acquired = await lock.acquire()
-            except Exception:
-                log.warning("could not try the dispatcher's lock", exc_info=True)
-                acquired = False
-            if not acquired:
-                await asyncio.sleep(LOCK_RETRY)
-                continue
-            run = asyncio.create_task(dispatcher.run())
-            try:
-                while not run.done():
-                    await asyncio.wait({run}, timeout=LOCK_RETRY)
-                    if not run.done() and not await lock.held():
-                        break  # another process may take it now: stop sending until it is ours again
-            finally:
-                if not run.done():
-                    run.cancel()  # sends in flight finish and are recorded; claimed rows are released
-                with contextlib.suppress(asyncio.CancelledError):
-                    await run
-                await lock.release()
-            error = None if run.cancelled() else run.exception()
-            if error is not None:
-                raise error
-    finally:
-        await lock.close()
+    await run_while_held(lock, dispatcher.run, LOCK_RETRY)
 
 
 async def stop() -> None:

@@ -9,13 +9,19 @@ of them takes over when the holder stops or dies.
 PostgreSQL: a session advisory lock on a connection of its own (not pooled: closing it ends the session and so
 frees the lock, also when the process dies). SQLite: an exclusive `flock` on a file beside the database (the
 processes sharing a SQLite file share a host).
+
+The same kind of lock, under another name, elects the one process of a multi-worker server that runs the other
+background loops (`process_lock`, `run_while_held`: see app.py's lifespan).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -120,12 +126,59 @@ class FileLock:
         await self.release()
 
 
-def sender_lock(engine: AsyncEngine) -> SenderLock | None:
-    """The lock for the database of `engine` (None: an in-memory SQLite database, one process by nature)."""
+def process_lock(engine: AsyncEngine, role: str) -> SenderLock | None:
+    """The lock electing one process for `role` on the database of `engine` (None: an in-memory SQLite
+    database, one process by nature). PostgreSQL: an advisory key from the role's name; SQLite: the file
+    `<database>.<role>-lock`."""
     url = engine.url
     if url.get_backend_name() == "postgresql":
-        return PostgresLock(url)
+        key = ADVISORY_KEY if role == "dispatcher" else _advisory_key(role)
+        return PostgresLock(url, key)
     database = url.database or ""
     if url.get_backend_name() == "sqlite" and database and database != ":memory:":
-        return FileLock(Path(database).with_name(Path(database).name + ".dispatcher-lock"))
+        return FileLock(Path(database).with_name(f"{Path(database).name}.{role}-lock"))
     return None
+
+
+def _advisory_key(role: str) -> int:
+    """A signed 64-bit advisory lock id for `role` (stable across processes and releases)."""
+    digest = hashlib.blake2b(f"chatbotx:{role}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def sender_lock(engine: AsyncEngine) -> SenderLock | None:
+    """The dispatcher's lock for the database of `engine`."""
+    return process_lock(engine, "dispatcher")
+
+
+async def run_while_held(lock: SenderLock, run: Callable[[], Awaitable[None]], retry: float) -> None:
+    """Run `run()` until cancelled, only while this process holds `lock`: wait for it first (trying every
+    `retry` seconds), check it is still held as often, stop `run` when it is lost and wait for it again. An
+    error of `run` is raised; the lock is closed on the way out."""
+    try:
+        while True:
+            try:
+                acquired = await lock.acquire()
+            except Exception:
+                log.warning("could not try a process lock", exc_info=True)
+                acquired = False
+            if not acquired:
+                await asyncio.sleep(retry)
+                continue
+            task = asyncio.ensure_future(run())
+            try:
+                while not task.done():
+                    await asyncio.wait({task}, timeout=retry)
+                    if not task.done() and not await lock.held():
+                        break  # another process may take it now: stop until it is ours again
+            finally:
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await lock.release()
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+    finally:
+        await lock.close()

@@ -62,19 +62,36 @@ def import_task_modules() -> None:
                 raise
 
 
-def start_worker(target: AsyncBroker | None = None) -> asyncio.Task[None]:
+async def startup(worker_hooks: bool = True) -> None:
+    """Start the broker. The in-process broker also runs the worker-startup hooks (resuming interrupted
+    imports) unless `worker_hooks` is False: of several worker processes only one runs them
+    (`run_worker_startup`), or each would resume every import."""
+    if worker_hooks or is_external():
+        await broker.startup()
+    else:
+        await AsyncBroker.startup(broker)  # a client's startup: the client hooks, middlewares, result backend
+
+
+async def run_worker_startup(target: AsyncBroker | None = None) -> None:
+    """The worker-startup hooks (e.g. resuming interrupted imports)."""
+    chosen = target or broker
+    for handler in chosen.event_handlers[TaskiqEvents.WORKER_STARTUP]:
+        result = handler(chosen.state)
+        if inspect.isawaitable(result):
+            await result
+
+
+def start_worker(target: AsyncBroker | None = None, worker_hooks: bool = True) -> asyncio.Task[None]:
     """Consume the external broker's queue in this process (a background task; cancel it to stop).
 
-    The worker-startup hooks run first (e.g. resuming interrupted imports): the broker was started as a
-    client, so `startup()` did not run them."""
+    The worker-startup hooks run first unless `worker_hooks` is False (another process of the server runs
+    them): the broker was started as a client, so `startup()` did not run them."""
     import_task_modules()
     chosen = target or broker
 
     async def run() -> None:
-        for handler in chosen.event_handlers[TaskiqEvents.WORKER_STARTUP]:
-            result = handler(chosen.state)
-            if inspect.isawaitable(result):
-                await result
+        if worker_hooks:
+            await run_worker_startup(chosen)
         await run_receiver_task(chosen, run_startup=False)
 
     return asyncio.create_task(run())
