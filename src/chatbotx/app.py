@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 import chatbotx
 from chatbotx.channels import email_poll
 from chatbotx.dispatcher import runner as dispatcher
+from chatbotx.dispatcher.sender_lock import process_lock, run_while_held
 from chatbotx.inbound import tasks as inbound
 from chatbotx.kit import db, events, jobs
 from chatbotx.kit.errors import install_error_handlers
@@ -87,25 +88,53 @@ def tune_gc() -> None:
     gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
 
 
+BACKGROUND_RETRY = 5.0  # seconds: how often a waiting worker process tries the background lock
+
+
+async def background_loops() -> None:
+    """What one worker process of several runs for the whole server (elected by a process lock, so that a
+    second process does not do the same work again): resuming interrupted imports, the inbound sweeper and
+    the email poller. Runs until cancelled; another process takes over when this one stops or dies."""
+    await jobs.run_worker_startup()
+    inbound.start()
+    email_poll.start()
+    try:
+        await asyncio.Future()  # until cancelled
+    finally:
+        await inbound.stop()
+        await email_poll.stop()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = db.get_database()
-        await jobs.broker.startup()
+        lock = None
+        if settings.workers > 1 and not settings.no_worker:
+            lock = process_lock(database.engine, "background")
+        await jobs.startup(worker_hooks=lock is None)
         worker = None
         if jobs.is_external() and not settings.no_worker:
-            worker = jobs.start_worker()
+            worker = jobs.start_worker(worker_hooks=lock is None)
+        background = None
         if not settings.no_worker:
             dispatcher.start()  # sends queued messages (chatbotx server worker runs it in scale-out)
-            inbound.start()  # re-queues webhook events left pending (a crash between storing and processing)
-            email_poll.start()  # fetches new mail of the email channels over IMAP
+            if lock is not None:
+                background = asyncio.create_task(run_while_held(lock, background_loops, BACKGROUND_RETRY))
+            else:
+                inbound.start()  # re-queues webhook events left pending (a crash between store and process)
+                email_poll.start()  # fetches new mail of the email channels over IMAP
         tune_gc()
         try:
             yield
         finally:
             await dispatcher.stop()
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
             await inbound.stop()
             await email_poll.stop()
             await events.close()

@@ -194,3 +194,51 @@ def test_sqlite_servers_start_several_workers(tmp_path: Path) -> None:
     result = _chatbotx(_env(tmp_path), "start", "--workers", "0")
     assert result.returncode == 2
     assert "--workers" in result.stderr
+
+
+def _held_on_sqlite(server: Server) -> bool:
+    import fcntl
+
+    path = Path(server.env["CHATBOTX_DATA_DIR"]) / "chatbotx.db.background-lock"
+    if not path.exists():
+        return False
+    with path.open("rb") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(file, fcntl.LOCK_UN)
+        return False
+
+
+def _held_on_postgres(server: Server) -> bool:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from chatbotx.dispatcher.sender_lock import _advisory_key
+
+    key = _advisory_key("background") & (2**64 - 1)  # pg_locks shows the key's two unsigned halves
+    dsn = make_url(server.env["CHATBOTX_DATABASE_URL"]).set(drivername="postgresql")
+
+    async def count() -> int:
+        conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+        try:
+            held: int = await conn.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid::bigint = $1 AND objid::bigint = $2",
+                key >> 32,
+                key & 0xFFFFFFFF,
+            )
+            return held
+        finally:
+            await conn.close()
+
+    return asyncio.run(count()) == 1
+
+
+def test_one_worker_runs_the_background_loops(start_server: StartServer) -> None:
+    """The inbound sweeper, the email poller and resuming imports run in the worker holding the background
+    lock (the other waits for it)."""
+    server = start_server()
+    held = _held_on_postgres if "CHATBOTX_DATABASE_URL" in server.env else _held_on_sqlite
+    _wait_until(lambda: held(server), 30, "a worker to hold the background lock")
