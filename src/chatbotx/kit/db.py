@@ -89,6 +89,11 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
     every statement prepared and planned again.)"""
     pool = {"pool_size": 2 * pool_size, "max_overflow": 0}
     if url.startswith("sqlite"):
+        # Several connections write the file (this pool, other worker processes: `server start --workers`).
+        # The driver (sqlite3's default transaction handling, kept on purpose) opens a transaction only at its
+        # first INSERT/UPDATE/DELETE, so reads before it hold no snapshot, and that first write waits for the
+        # write lock (busy_timeout). A BEGIN before the reads would make a later write fail at once with
+        # SQLITE_BUSY whenever another connection committed in between (tests/kit/test_db.py).
         # check_same_thread=False: a short read may run on the driver's sqlite3 connection in the event loop's
         # thread while the connection is checked out (contacts.plain_list); aiosqlite's own thread is idle
         # then, and SQLite itself is built thread-safe.
