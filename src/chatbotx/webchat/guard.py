@@ -1,7 +1,7 @@
 """Abuse limits of the public webchat API: requests and messages per client IP and inbox (429 + Retry-After).
 
 Keys come from the public internet, so the buckets are bounded: past MAX_KEYS the idle ones are dropped.
-The limits are per process (several API processes each allow the limit).
+The worker processes of one server share the counts (kit/ratelimit.py); separate servers each allow the limit.
 """
 
 from __future__ import annotations
