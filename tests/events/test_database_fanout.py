@@ -5,6 +5,7 @@ processes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import orjson
@@ -49,59 +50,57 @@ async def _received(queue: events.EventQueue, count: int) -> list[events.Publish
     return [await asyncio.wait_for(queue.get(), 10) for _ in range(count)]
 
 
+@contextlib.asynccontextmanager
+async def _elsewhere(there: events.ListenerFanout, workspace_id: int) -> AsyncIterator[events.EventQueue]:
+    """A listener of the workspace in the other process."""
+    await there.listening()
+    queue = there.bus.subscribe(workspace_id)
+    try:
+        yield queue
+    finally:
+        there.bus.unsubscribe(workspace_id, queue)
+
+
 async def test_committed_events_reach_every_process_once_in_order(
     tenant: Tenant, two_processes: Pair
 ) -> None:
-    _here, there = two_processes
     workspace_id = int(tenant.workspace_id)
     queue = await events.subscribe(workspace_id)
-    await there.listening()
-    elsewhere = there.bus.subscribe(workspace_id)
     try:
-        published = await _commit(workspace_id, [("contact.updated", {"n": n}) for n in range(5)])
-        for listener in (queue, elsewhere):
-            received = await _received(listener, 5)
-            assert [(e.id, e.type, e.payload) for e in received] == [
-                (e.id, e.type, e.payload) for e in published
-            ]
-            assert [e.created_at for e in received] == [e.created_at for e in published]
+        async with _elsewhere(two_processes[1], workspace_id) as elsewhere:
+            published = await _commit(workspace_id, [("contact.updated", {"n": n}) for n in range(5)])
+            for listener in (queue, elsewhere):
+                received = await _received(listener, 5)
+                assert [(e.id, e.type, e.payload) for e in received] == [
+                    (e.id, e.type, e.payload) for e in published
+                ]
+                assert [e.created_at for e in received] == [e.created_at for e in published]
         marker = (await _commit(workspace_id, [("contact.deleted", {"marker": True})]))[0]
         assert (await _received(queue, 1))[0].id == marker.id  # no second copy of the first five in between
     finally:
         events.unsubscribe(workspace_id, queue)
-        there.bus.unsubscribe(workspace_id, elsewhere)
 
 
 async def test_a_large_event_arrives_whole(tenant: Tenant, two_processes: Pair) -> None:
     """Over PostgreSQL's 8,000-byte NOTIFY limit the listener reads the event back from the table."""
-    _here, there = two_processes
     workspace_id = int(tenant.workspace_id)
-    await there.listening()
-    elsewhere = there.bus.subscribe(workspace_id)
-    try:
+    async with _elsewhere(two_processes[1], workspace_id) as elsewhere:
         big = {"text": "x" * 20_000}
         small = {"n": 1}
         published = await _commit(workspace_id, [("message.created", big), ("message.updated", small)])
         received = await _received(elsewhere, 2)
         assert [(e.id, e.payload) for e in received] == [(published[0].id, big), (published[1].id, small)]
-    finally:
-        there.bus.unsubscribe(workspace_id, elsewhere)
 
 
 async def test_a_rolled_back_event_is_never_delivered(tenant: Tenant, two_processes: Pair) -> None:
-    _here, there = two_processes
     workspace_id = int(tenant.workspace_id)
-    await there.listening()
-    elsewhere = there.bus.subscribe(workspace_id)
-    try:
+    async with _elsewhere(two_processes[1], workspace_id) as elsewhere:
         async with db.get_database().sessionmaker() as session:
             await events.publish_many(session, workspace_id, [("contact.updated", {"lost": True})])
             await session.flush()
             await session.rollback()
         kept = await _commit(workspace_id, [("contact.updated", {"kept": True})])
         assert [e.id for e in await _received(elsewhere, 1)] == [kept[0].id]
-    finally:
-        there.bus.unsubscribe(workspace_id, elsewhere)
 
 
 def test_notify_packets_stay_under_the_limit() -> None:

@@ -373,11 +373,15 @@ class SqliteTailFanout(ListenerFanout):
             ready.set()
             while True:
                 await asyncio.sleep(self.interval)
-                now = conn.execute("PRAGMA data_version").fetchone()[0]
-                if now == version:
+                try:
+                    now = conn.execute("PRAGMA data_version").fetchone()[0]
+                    if now == version:
+                        continue
+                    rows, last = await asyncio.to_thread(_tail, conn, last)
+                    version = now
+                except sqlite3.Error as exc:  # e.g. busy past the timeout: look again next time
+                    log.warning("reading new events failed (%s); trying again", exc)
                     continue
-                version = now
-                rows, last = await asyncio.to_thread(_tail, conn, last)
                 for row in rows:
                     await self.bus.deliver(_event_from_row(*row))
         finally:
