@@ -14,7 +14,10 @@ compares the bytes).
 - SQLite: seven statements (the page, then custom fields, tag ids, notes, contact inboxes and latest
   conversations of its ids, and the page's tags) in one read transaction, on aiosqlite's sqlite3 connection in
   the event loop's thread (see `_read_sqlite`). Timestamps are formatted by SQLite (the stored text is already
-  ISO 8601 but for the T and Z).
+  ISO 8601 but for the T and Z). Each contact's own fields come as one JSON object from json_object (see
+  `sqlite_page_sql`) and orjson writes only its nested lists (see `sqlite_json`): SQLite writes the object for
+  about what Python's sqlite3 charged to fetch its 25 values, which then no longer become Python objects, a
+  dict and orjson's input (about 0.05 ms less CPU a page of 50).
 
 Either way the number of statements per page is constant, and checkout, read and checkin take one greenlet.
 """
@@ -38,6 +41,36 @@ from chatbotx.models import Contact
 
 _WS = "__workspace_id__"  # where PostgreSQL's text takes the workspace id
 _CONTACT_NAMES = tuple(c.name for c in CONTACT_COLUMNS)
+# The JSON keys of those columns (as `contacts` writes them, contacts_out's names and order).
+_CONTACT_KEYS = (
+    "id",
+    "createdAt",
+    "updatedAt",
+    "avatar",
+    "phoneNumber",
+    "email",
+    "emailVerified",
+    "emailOptIn",
+    "firstName",
+    "lastName",
+    "fullName",
+    "gender",
+    "lastReadAt",
+    "ref",
+    "source",
+    "country",
+    "state",
+    "city",
+    "location",
+    "locale",
+    "timezone",
+    "subscribedAt",
+    "broadcastSubscribedAt",
+    "blockedAt",
+    "workspaceId",
+)
+_CONTACT_IDS = frozenset({"id", "workspace_id"})  # written as strings
+_CONTACT_FLAGS = frozenset({"email_verified", "email_opt_in"})  # stored 0/1, written as booleans
 _INBOX_NAMES = ("id", "created_at", "updated_at", "name", "channel", "source_id", "workspace_id", "status")
 _INBOX_TIMES = frozenset({"created_at", "updated_at"})
 _CONTACT_TIMES = frozenset(
@@ -112,6 +145,20 @@ class _Sql:
             + (f"t.id = ANY(ARRAY({tag_ids}))" if self.pg else f"t.id IN ({tag_ids})")
             + " AND t.deleted_at IS NULL"
         )
+
+    def contact_object(self) -> str:
+        """SQLite: the contact's own fields as contacts_out's JSON object (its nested lists left out)."""
+        fields = []
+        for key, name in zip(_CONTACT_KEYS, _CONTACT_NAMES, strict=True):
+            column = f"contact.{name}"
+            if name in _CONTACT_IDS:
+                column = f"CAST({column} AS TEXT)"
+            elif name in _CONTACT_FLAGS:
+                column = f"CASE WHEN {column} THEN json('true') ELSE json('false') END"
+            elif name in _CONTACT_TIMES:
+                column = self.ts(column)
+            fields.append(f"'{key}', {column}")
+        return f"json_object({', '.join(fields)})"
 
     def conversation_cols(self) -> str:
         ts = self.ts
@@ -191,11 +238,12 @@ def pg_sql(per_page: int, offset: int) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=256)
 def sqlite_page_sql(per_page: int, offset: int) -> str:
-    """SQLite's page statement (parameters: the workspace id twice)."""
+    """SQLite's page statement (parameters: the workspace id twice). Rows: total, contact id, the contact's
+    own fields as a JSON object."""
     q = _Sql(pg=False)
     return (
-        "SELECT (SELECT n FROM contact_count WHERE workspace_id = ?) AS total, "
-        f"{q.cols('contact', _CONTACT_NAMES, _CONTACT_TIMES)} FROM contact WHERE contact.workspace_id = ? "
+        "SELECT (SELECT n FROM contact_count WHERE workspace_id = ?) AS total, contact.id, "
+        f"{q.contact_object()} FROM contact WHERE contact.workspace_id = ? "
         f"ORDER BY {_order('contact')} LIMIT {int(per_page)} OFFSET {int(offset)}"
     )
 
@@ -222,7 +270,9 @@ def sqlite_nested_sql(count: int) -> tuple[str, ...]:
 
 # ----------------------------------------------------------------------------------- reading
 
-Page = tuple[list[Any], dict[int, Any]]  # the rows (see pg_sql), and the page's tags by id
+# The rows (PostgreSQL: see pg_sql; SQLite: total, contact id, its JSON object, custom fields, tag ids, notes,
+# contact inboxes, latest conversation or None), and the page's tags by id.
+Page = tuple[list[Any], dict[int, Any]]
 
 
 def _announce(conn: Connection, sql: str, parameters: Any) -> None:
@@ -252,7 +302,7 @@ def _read_sqlite(conn: Connection, workspace_id: int, page: PageParams) -> Page:
 
 
 def _sqlite_rows(db: sqlite3.Connection, workspace_id: int, page: PageParams) -> Page:
-    """The page's rows shaped like PostgreSQL's, read in one transaction."""
+    """The page's rows (see `Page`), read in one transaction."""
     db.execute("BEGIN")
     try:
         rows = db.execute(
@@ -419,52 +469,89 @@ def _tag(t: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+def _nested(
+    contact_id: str,
+    fields: Sequence[Any] | None,
+    tag_ids: Sequence[int] | None,
+    notes: Sequence[Any] | None,
+    inboxes: Sequence[Any] | None,
+    conversation: Sequence[Any] | None,
+    tag_objects: Mapping[int, dict[str, Any]],
+) -> dict[str, Any]:
+    """A contact's nested lists and latest conversation, the last keys of its object. (A kind's helper is
+    called only when the contact has some.)"""
+    return {
+        "contactCustomFields": _custom_fields(fields, contact_id) if fields else [],
+        "tags": [tag_objects[tag_id] for tag_id in tag_ids] if tag_ids else [],
+        "contactNotes": _notes(notes, contact_id) if notes else [],
+        "contactInboxes": _contact_inboxes(inboxes, contact_id) if inboxes else [],
+        "conversation": None if conversation is None else _conversation(conversation, contact_id),
+    }
+
+
+def _tag_objects(tags: Mapping[int, Sequence[Any]]) -> dict[int, dict[str, Any]]:
+    """Each of the page's tags' object, built once a page (a page's contacts share a few tags)."""
+    return {tag_id: _tag(t) for tag_id, t in tags.items()}
+
+
 def contacts(rows: Sequence[Sequence[Any]], tags: Mapping[int, Sequence[Any]]) -> list[dict[str, Any]]:
-    """The contact objects of page rows (see `pg_sql`) with the page's tags by id, in the shape of
-    `serialize.contacts_out`. (Written for speed: it runs for every contact of every page; a nested kind's
-    helper is called only when the contact has some, and each tag's object is built once a page.)"""
-    tag_objects = {tag_id: _tag(t) for tag_id, t in tags.items()}
+    """The contact objects of PostgreSQL's page rows (see `pg_sql`) with the page's tags by id, in the shape
+    of `serialize.contacts_out`. (Written for speed: it runs for every contact of every page.)"""
+    tag_objects = _tag_objects(tags)
     out: list[dict[str, Any]] = []
     append = out.append
     for r in rows:
         contact_id = str(r[1])
-        tag_ids = r[27]
-        conversation = r[30]
-        append(
-            {
-                "id": contact_id,
-                "createdAt": r[2],
-                "updatedAt": r[3],
-                "avatar": r[4],
-                "phoneNumber": r[5],
-                "email": r[6],
-                "emailVerified": bool(r[7]),
-                "emailOptIn": bool(r[8]),
-                "firstName": r[9],
-                "lastName": r[10],
-                "fullName": r[11],
-                "gender": r[12],
-                "lastReadAt": r[13],
-                "ref": r[14],
-                "source": r[15],
-                "country": r[16],
-                "state": r[17],
-                "city": r[18],
-                "location": r[19],
-                "locale": r[20],
-                "timezone": r[21],
-                "subscribedAt": r[22],
-                "broadcastSubscribedAt": r[23],
-                "blockedAt": r[24],
-                "workspaceId": str(r[25]),
-                "contactCustomFields": _custom_fields(r[26], contact_id) if r[26] else [],
-                "tags": [tag_objects[tag_id] for tag_id in tag_ids] if tag_ids else [],
-                "contactNotes": _notes(r[28], contact_id) if r[28] else [],
-                "contactInboxes": _contact_inboxes(r[29], contact_id) if r[29] else [],
-                "conversation": None if conversation is None else _conversation(conversation, contact_id),
-            }
-        )
+        contact = {
+            "id": contact_id,
+            "createdAt": r[2],
+            "updatedAt": r[3],
+            "avatar": r[4],
+            "phoneNumber": r[5],
+            "email": r[6],
+            "emailVerified": bool(r[7]),
+            "emailOptIn": bool(r[8]),
+            "firstName": r[9],
+            "lastName": r[10],
+            "fullName": r[11],
+            "gender": r[12],
+            "lastReadAt": r[13],
+            "ref": r[14],
+            "source": r[15],
+            "country": r[16],
+            "state": r[17],
+            "city": r[18],
+            "location": r[19],
+            "locale": r[20],
+            "timezone": r[21],
+            "subscribedAt": r[22],
+            "broadcastSubscribedAt": r[23],
+            "blockedAt": r[24],
+            "workspaceId": str(r[25]),
+        }
+        contact.update(_nested(contact_id, r[26], r[27], r[28], r[29], r[30], tag_objects))
+        append(contact)
     return out
+
+
+# The end of a contact's object when it has no nested rows (most contacts of most pages).
+_NONE_NESTED = orjson.dumps(_nested("", None, None, None, None, None, {}))
+
+
+def sqlite_json(rows: Sequence[Sequence[Any]], tags: Mapping[int, Sequence[Any]]) -> bytes:
+    """The JSON array of SQLite's page rows (see `Page`): each contact's object from the database, its last
+    '}' replaced by its nested lists' members (as orjson writes them)."""
+    tag_objects = _tag_objects(tags)
+    objects: list[bytes] = []
+    append = objects.append
+    for _total, contact_id, head, fields, tag_ids, notes, inboxes, conversation in rows:
+        if fields or tag_ids or notes or inboxes or conversation:
+            nested = _nested(str(contact_id), fields, tag_ids, notes, inboxes, conversation, tag_objects)
+            tail = orjson.dumps(nested, option=orjson.OPT_UTC_Z)
+        else:
+            tail = _NONE_NESTED
+        append(head.encode()[:-1] + b"," + tail[1:])
+    return b"[" + b",".join(objects) + b"]"
 
 
 async def list_page(engine: AsyncEngine, workspace_id: int, page: PageParams) -> tuple[bytes, int]:
@@ -475,4 +562,8 @@ async def list_page(engine: AsyncEngine, workspace_id: int, page: PageParams) ->
     else:  # past the last page
         async with engine.connect() as conn:
             total = await service.count_contacts(conn, workspace_id, [Contact.workspace_id == workspace_id])
-    return orjson.dumps(contacts(rows, tags), option=orjson.OPT_UTC_Z), page.page_count(total)
+    if engine.dialect.name == "postgresql":
+        data = orjson.dumps(contacts(rows, tags), option=orjson.OPT_UTC_Z)
+    else:
+        data = sqlite_json(rows, tags)
+    return data, page.page_count(total)
