@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from chatbotx.kit import db, events
@@ -113,3 +114,58 @@ def test_notify_packets_stay_under_the_limit() -> None:
     assert [item.get("id", item.get("ref")) for item in items] == [*range(1, 200), 999]
     assert items[-1] == {"ref": 999}  # too large on its own: a reference
     assert events.PublishedEvent.from_json(orjson.dumps(items[0])) == small[0]
+
+
+class Flaky(events.ListenerFanout):
+    """A listener whose connection breaks once, after subscribing."""
+
+    def __init__(self, bus: events.Bus) -> None:
+        super().__init__(bus)
+        self.connections = 0
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        self.connections += 1
+        self._subscribed(ready)
+        if self.connections == 1:
+            raise ConnectionError("connection lost")
+        await asyncio.Future()
+
+
+async def test_a_failed_listener_connects_again_and_its_subscribers_catch_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(events, "RECONNECT_SECONDS", 0.01)
+    fanout = Flaky(events.Bus())
+    await fanout.listening()
+    queue = fanout.bus.subscribe(1)
+    try:
+        async with asyncio.timeout(5):
+            while fanout.connections < 2:  # noqa: ASYNC110 - the listener has no event to wait on
+                await asyncio.sleep(0.01)
+        assert queue.dropped  # told to read what it may have missed from the Event table
+        await fanout.listening()  # the new subscription holds
+    finally:
+        await fanout.close()
+
+
+async def test_the_postgres_listener_survives_a_lost_connection(
+    settings: Settings, tenant: Tenant, two_processes: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's listener connection")
+    monkeypatch.setattr(events, "RECONNECT_SECONDS", 0.05)
+    workspace_id = int(tenant.workspace_id)
+    async with _elsewhere(two_processes[1], workspace_id) as elsewhere:
+        async with db.get_database().engine.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND query ILIKE 'LISTEN%'"
+                )
+            )
+        assert killed == 1
+        async with asyncio.timeout(10):
+            while not elsewhere.dropped:  # noqa: ASYNC110 - set by the new subscription
+                await asyncio.sleep(0.02)
+        published = await _commit(workspace_id, [("contact.updated", {"after": "reconnect"})])
+        assert [e.id for e in await _received(elsewhere, 1)] == [published[0].id]

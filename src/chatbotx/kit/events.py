@@ -37,6 +37,7 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 PG_CHANNEL = "chatbotx_events"
 NOTIFY_LIMIT = 7_900  # bytes: PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more
 TAIL_INTERVAL = 0.025  # seconds between two checks for events committed by another process (SQLite)
+RECONNECT_SECONDS = 1.0  # a failed listener's next try
 
 # Event types (stable names; payloads are the API's camelCase objects).
 MESSAGE_CREATED = "message.created"
@@ -115,6 +116,13 @@ class Bus:
                 continue
             queue.put_nowait(event)
 
+    def catch_up(self) -> None:
+        """Tell every subscriber it may have missed events: it reads them back from the Event table."""
+        for listeners in self.queues.values():
+            for queue in listeners:
+                if isinstance(queue, EventQueue):
+                    queue.dropped = True
+
 
 class Fanout(Protocol):
     """Events across the processes serving one database: `publish` sends committed events to every process
@@ -128,7 +136,8 @@ class Fanout(Protocol):
 
 
 class ListenerFanout:
-    """The listener task shared by the fan-outs: started on the first subscription, confirmed before it."""
+    """The listener task shared by the fan-outs: started on the first subscription, confirmed before it, and
+    connected again whenever it fails after that (the subscribers then catch up from the Event table)."""
 
     name = "event"
 
@@ -138,9 +147,31 @@ class ListenerFanout:
         self._ready: asyncio.Event | None = None
 
     async def _listen(self, ready: asyncio.Event) -> None:
-        """Deliver events to `self.bus` until cancelled; set `ready` once nothing published from now on can
-        be missed."""
+        """Deliver events to `self.bus` until cancelled; call `self._subscribed(ready)` once nothing
+        published from now on can be missed."""
         raise NotImplementedError
+
+    def _subscribed(self, ready: asyncio.Event) -> None:
+        """The subscription holds: subscribers from before it (of a listener that failed) may have missed
+        events."""
+        self.bus.catch_up()
+        ready.set()
+
+    async def _run(self, ready: asyncio.Event) -> None:
+        """The listener; once it has subscribed, connected again after every failure, RECONNECT_SECONDS apart
+        (new subscribers wait for the new subscription meanwhile)."""
+        subscribed = False
+        while True:
+            try:
+                await self._listen(ready)
+                raise ConnectionError(f"the {self.name} listener stopped")
+            except Exception as exc:
+                subscribed = subscribed or ready.is_set()
+                if not subscribed:
+                    raise
+                log.warning("the %s listener failed (%s); connecting again", self.name, exc)
+            await asyncio.sleep(RECONNECT_SECONDS)
+            ready = self._ready = asyncio.Event()
 
     async def listening(self) -> None:
         """Start the listener if needed and wait until it confirmed its subscription.
@@ -149,7 +180,7 @@ class ListenerFanout:
         SUBSCRIBE_TIMEOUT_SECONDS (the stalled listener is stopped, so the next call starts afresh)."""
         if self._listener is None or self._listener.done():
             self._ready = asyncio.Event()
-            self._listener = asyncio.create_task(self._listen(self._ready))
+            self._listener = asyncio.create_task(self._run(self._ready))
         assert self._ready is not None
         listener = self._listener
         waiter = asyncio.ensure_future(self._ready.wait())
@@ -208,7 +239,7 @@ class RedisFanout(ListenerFanout):
                 if message is None:
                     continue
                 if message["type"] == "psubscribe":
-                    ready.set()
+                    self._subscribed(ready)
                 elif message["type"] == "pmessage":
                     try:
                         event = PublishedEvent.from_json(message["data"])
@@ -285,7 +316,7 @@ class PostgresFanout(ListenerFanout):
         try:
             conn.add_termination_listener(lambda _conn: inbox.put_nowait(None))
             await conn.add_listener(PG_CHANNEL, lambda _conn, _pid, _channel, data: inbox.put_nowait(data))
-            ready.set()
+            self._subscribed(ready)
             while (data := await inbox.get()) is not None:
                 for event in await self._read(conn, data):
                     await self.bus.deliver(event)
@@ -370,7 +401,7 @@ class SqliteTailFanout(ListenerFanout):
             conn.execute("PRAGMA busy_timeout=15000")
             version = conn.execute("PRAGMA data_version").fetchone()[0]
             last = conn.execute("SELECT coalesce(max(rowid), 0) FROM event").fetchone()[0]
-            ready.set()
+            self._subscribed(ready)
             while True:
                 await asyncio.sleep(self.interval)
                 try:
