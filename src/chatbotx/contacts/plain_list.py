@@ -534,23 +534,31 @@ def contacts(rows: Sequence[Sequence[Any]], tags: Mapping[int, Sequence[Any]]) -
     return out
 
 
-# The end of a contact's object when it has no nested rows (most contacts of most pages).
-_NONE_NESTED = orjson.dumps(_nested("", None, None, None, None, None, {}))
+def _around_tags() -> tuple[bytes, bytes]:
+    """The nested members of a contact with nothing nested but tags (most contacts of most pages), before and
+    after its tags' objects."""
+    before, _, after = orjson.dumps(_nested("", None, None, None, None, None, {})).partition(b'"tags":[]')
+    return before[1:] + b'"tags":[', b"]" + after
+
+
+_TAGS_BEFORE, _TAGS_AFTER = _around_tags()
 
 
 def sqlite_json(rows: Sequence[Sequence[Any]], tags: Mapping[int, Sequence[Any]]) -> bytes:
     """The JSON array of SQLite's page rows (see `Page`): each contact's object from the database, its last
-    '}' replaced by its nested lists' members (as orjson writes them)."""
+    '}' replaced by its nested lists' members. A contact with nothing nested but tags gets its tags' JSON
+    (written once a page) joined; any other is written by orjson."""
     tag_objects = _tag_objects(tags)
+    tag_json = {tag_id: orjson.dumps(tag) for tag_id, tag in tag_objects.items()}
     objects: list[bytes] = []
     append = objects.append
     for _total, contact_id, head, fields, tag_ids, notes, inboxes, conversation in rows:
-        if fields or tag_ids or notes or inboxes or conversation:
+        if fields or notes or inboxes or conversation:
             nested = _nested(str(contact_id), fields, tag_ids, notes, inboxes, conversation, tag_objects)
-            tail = orjson.dumps(nested, option=orjson.OPT_UTC_Z)
+            tail = orjson.dumps(nested, option=orjson.OPT_UTC_Z)[1:]
         else:
-            tail = _NONE_NESTED
-        append(head.encode()[:-1] + b"," + tail[1:])
+            tail = _TAGS_BEFORE + b",".join([tag_json[tag_id] for tag_id in tag_ids]) + _TAGS_AFTER
+        append(head.encode()[:-1] + b"," + tail)
     return b"[" + b",".join(objects) + b"]"
 
 
