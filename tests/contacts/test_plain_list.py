@@ -158,3 +158,4 @@ def test_the_workspace_id_is_the_only_varying_part() -> None:
     assert "LIMIT 50 OFFSET 100" in "".join(parts)
     assert "?" not in plain_list.sqlite_page_sql(50, 100).replace("workspace_id = ?", "")
     assert all(sql.count("?") == 3 for sql in plain_list.sqlite_nested_sql(3))  # the page's ids
+    assert plain_list.SQLITE_TAGS_SQL.count("?") == 1  # the page's tag ids, as a JSON array

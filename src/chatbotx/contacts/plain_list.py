@@ -251,7 +251,7 @@ def sqlite_page_sql(per_page: int, offset: int) -> str:
 @functools.lru_cache(maxsize=64)
 def sqlite_nested_sql(count: int) -> tuple[str, ...]:
     """SQLite's statements for the nested rows of `count` contact ids: custom fields, tag ids, notes, contact
-    inboxes, latest conversations (each row led by its contact id), then the tags."""
+    inboxes, latest conversations (each row led by its contact id)."""
     q = _Sql(pg=False)
     ids = ", ".join("?" * count)
     out = [
@@ -264,8 +264,12 @@ def sqlite_nested_sql(count: int) -> tuple[str, ...]:
         "AND cv.id = (SELECT c2.id FROM conversation c2 WHERE c2.contact_id = cv.contact_id "
         "ORDER BY c2.last_activity_at DESC, c2.id DESC LIMIT 1)"
     )
-    out.append(q.tags_of(f"SELECT ct.tag_id FROM contact_tag ct WHERE ct.contact_id IN ({ids})"))
     return tuple(out)
+
+
+# SQLite's statement for the page's tags, given their ids (read with the contacts' tag ids) as a JSON array:
+# half what reading contact_tag again for the page's contacts cost.
+SQLITE_TAGS_SQL = _Sql(pg=False).tags_of("SELECT value FROM json_each(?)")
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -294,6 +298,7 @@ def _read_sqlite(conn: Connection, workspace_id: int, page: PageParams) -> Page:
     _announce(conn, sqlite_page_sql(page.per_page, page.offset), (workspace_id, workspace_id))
     for sql in sqlite_nested_sql(page.per_page):  # (the last page may have fewer ids: the same statements)
         _announce(conn, sql, ())
+    _announce(conn, SQLITE_TAGS_SQL, ())
     # Read on aiosqlite's sqlite3 connection in this thread (kit.db opens it with check_same_thread=False):
     # the connection is checked out to us, so aiosqlite's thread has nothing to do with it meanwhile; and
     # the hop to that thread and back (a queue, a wake-up, the GIL changing hands) cost more than this read.
@@ -311,17 +316,18 @@ def _sqlite_rows(db: sqlite3.Connection, workspace_id: int, page: PageParams) ->
         if not rows:
             return rows, {}
         ids = [row[1] for row in rows]
-        *statements, tags_sql = sqlite_nested_sql(len(ids))
         nested: list[dict[int, list[Any]]] = []
-        for sql in statements:
+        for sql in sqlite_nested_sql(len(ids)):
             by_contact: dict[int, list[Any]] = {}
             for row in db.execute(sql, ids):
                 by_contact.setdefault(row[0], []).append(row[1:])
             nested.append(by_contact)
-        tags = {t[0]: t for t in db.execute(tags_sql, ids)}
+        cf, tag_ids, notes, inboxes, conversations = nested
+        page_tag_ids = {tag_id for contact_tags in tag_ids.values() for (tag_id,) in contact_tags}
+        tags_param = orjson.dumps(list(page_tag_ids)).decode()
+        tags = {t[0]: t for t in db.execute(SQLITE_TAGS_SQL, (tags_param,))}
     finally:
         db.execute("COMMIT")
-    cf, tag_ids, notes, inboxes, conversations = nested
     empty: list[Any] = []
     return [
         (
