@@ -1,5 +1,6 @@
-"""PostgreSQL migrations 0009 and 0010: contact_tag's statement-level reference checks keep the foreign keys'
-guarantee (no link without its contact and its tag, also against concurrent deletes), and the inlinable
+"""PostgreSQL migrations 0009 to 0011: the statement-level reference checks of contact_tag (to contact and
+tag) and of contact (to workspace) keep the foreign keys' guarantee (no link without its contact and its
+tag, no contact without its workspace, also against concurrent deletes), and the inlinable
 contact_search_text() gives 0008's text."""
 
 from __future__ import annotations
@@ -271,3 +272,60 @@ async def test_contact_search_text_is_inlined_and_unchanged(conn: asyncpg.Connec
         " phone_number) FROM contact"
     )
     assert "contact_search_text" not in str(plan)
+
+
+async def test_a_contact_needs_its_workspace(conn: asyncpg.Connection) -> None:
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match='table "workspace"'):
+        await _contact(conn, next(_ids))
+    workspace_id = await _workspace(conn)
+    contact_id = await _contact(conn, workspace_id)
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match='table "workspace"'):
+        await conn.execute("UPDATE contact SET workspace_id = $1 WHERE id = $2", next(_ids), contact_id)
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await conn.execute("UPDATE workspace SET id = $1 WHERE id = $2", next(_ids), workspace_id)
+    other = await _workspace(conn)
+    await conn.execute("UPDATE contact SET workspace_id = $1 WHERE id = $2", other, contact_id)
+    await conn.execute("UPDATE workspace SET id = $1 WHERE id = $2", next(_ids), workspace_id)  # now unused
+
+
+async def test_a_workspace_delete_waits_for_a_contact_being_written_then_removes_it(dsn: str) -> None:
+    """Without the check's lock the delete would not wait, and the contact would outlive its workspace."""
+    writer, deleter = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        workspace_id = await _workspace(writer)
+        adding = writer.transaction()
+        await adding.start()
+        contact_id = await _contact(writer, workspace_id)
+        deleted = asyncio.ensure_future(deleter.execute("DELETE FROM workspace WHERE id = $1", workspace_id))
+        await _waiting_on_a_lock(writer, deleter.get_server_pid())
+        await adding.commit()
+        await deleted
+        assert await writer.fetchval("SELECT count(*) FROM contact WHERE id = $1", contact_id) == 0
+    finally:
+        await writer.close()
+        await deleter.close()
+
+
+async def test_a_contact_in_a_workspace_being_deleted_fails_once_the_delete_commits(dsn: str) -> None:
+    writer, deleter = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        workspace_id = await _workspace(writer)
+        deleting = deleter.transaction()
+        await deleting.start()
+        await deleter.execute("DELETE FROM workspace WHERE id = $1", workspace_id)
+        added = asyncio.ensure_future(_contact(writer, workspace_id))
+        await _waiting_on_a_lock(deleter, writer.get_server_pid())
+        await deleting.commit()
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await added
+    finally:
+        await writer.close()
+        await deleter.close()
+
+
+async def test_a_workspace_delete_under_repeatable_read_is_refused(conn: asyncpg.Connection) -> None:
+    workspace_id = await _workspace(conn)
+    await _contact(conn, workspace_id)
+    with pytest.raises(asyncpg.SerializationError, match="READ COMMITTED"):
+        async with conn.transaction(isolation="repeatable_read"):
+            await conn.execute("DELETE FROM workspace WHERE id = $1", workspace_id)
