@@ -238,7 +238,7 @@ async def _commit_batch(
             # Not waiting for the WAL flush is safe: the batch and the job's progress are one transaction, so
             # a database crash can lose only whole recent batches, and the job redoes exactly those.
             await session.execute(text("SET LOCAL synchronous_commit = off"))
-        await writer.write_batch(session, target, planned.pending)
+        await writer.write_batch(session, target, planned)
         result.failures = sorted(failures + result.failures, key=lambda f: f.row)
         room = MAX_FAILURES - len(job.failures)
         if room > 0 and result.failures:

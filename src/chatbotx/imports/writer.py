@@ -5,6 +5,7 @@ Nothing here commits: the caller commits the batch together with the job's progr
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
@@ -155,9 +156,14 @@ class Carried:
 
 @dataclasses.dataclass(slots=True)
 class Planned:
+    """A batch ready to write: its contacts, and the COPY records of the new ones, built while the batch
+    before it is written (not on the write's way)."""
+
     pending: dict[int, Pending]
     result: BatchResult
     carried: Carried
+    now: dt.datetime = dataclasses.field(default_factory=utcnow)
+    new_contacts: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
 
 
 class Matcher:
@@ -268,8 +274,20 @@ def plan_batch(
     target: Target, rows: Sequence[ContactRow], matcher: Matcher
 ) -> tuple[dict[int, Pending], BatchResult]:
     """Decide, row by row, which contact each row creates or updates (pure once the matcher is loaded)."""
-    result = BatchResult()
     pending: dict[int, Pending] = {}
+    result = BatchResult()
+    plan_rows(target, rows, matcher, pending, result)
+    return pending, result
+
+
+def plan_rows(
+    target: Target,
+    rows: Sequence[ContactRow],
+    matcher: Matcher,
+    pending: dict[int, Pending],
+    result: BatchResult,
+) -> None:
+    """plan_batch for some of a batch's rows, into the batch's `pending` and `result`."""
     for row in rows:
         source_id: str | None = None
         if target.inbox_id is not None:
@@ -305,7 +323,6 @@ def plan_batch(
             known.merge(row, source_id)
             result.updated += 1
         matcher.remember(contact_id, row, source_id)
-    return pending, result
 
 
 async def ensure_tags(
@@ -426,19 +443,27 @@ TAG_COLUMNS = ("contact_id", "tag_id", "created_at")
 FIELD_COLUMNS = ("id", "contact_id", "custom_field_id", "value", "created_at", "updated_at")
 
 
-async def write_batch(session: AsyncSession, target: Target, pending: dict[int, Pending]) -> None:
+def contact_records(
+    workspace_id: int, pending: dict[int, Pending], now: dt.datetime
+) -> list[tuple[Any, ...]]:
+    """The CONTACT_COLUMNS of the batch's new contacts."""
+    return [
+        (p.id, workspace_id, False, True, now, now, *_contact_values(p)) for p in pending.values() if p.is_new
+    ]
+
+
+async def write_batch(session: AsyncSession, target: Target, planned: Planned) -> None:
     """All writes of a batch: contacts, tags, custom field values, contact inboxes.
 
     What belongs to new contacts cannot conflict with anything, so it is copied in; what touches existing
     contacts is an executemany UPDATE or an INSERT ... ON CONFLICT.
     """
-    now = utcnow()
+    pending, now = planned.pending, planned.now
     insert = _insert(session)
     created = [p for p in pending.values() if p.is_new]
     existing = [p for p in pending.values() if not p.is_new]
     workspace_id = target.workspace_id
-    new_contacts = [(p.id, workspace_id, False, True, now, now, *_contact_values(p)) for p in created]
-    await _copy(session, CONTACT, CONTACT_COLUMNS, new_contacts)
+    await _copy(session, CONTACT, CONTACT_COLUMNS, planned.new_contacts)
     await _update_contacts(session, existing, now)
 
     tag_ids = await ensure_tags(session, workspace_id, (t for p in pending.values() for t in p.tags), now)
@@ -490,6 +515,11 @@ def carry(pending: dict[int, Pending], matcher: Matcher) -> Carried:
     return carried
 
 
+# Rows planned between two points where the event loop may serve the batch being written (about 2 ms): it
+# is planned while the previous batch is written, and that write's statements wait for the loop.
+PLAN_STEP = 250
+
+
 async def plan(
     session: AsyncSession, target: Target, rows: Sequence[ContactRow], carried: Carried | None = None
 ) -> Planned:
@@ -498,12 +528,19 @@ async def plan(
     if target.inbox_id is not None:
         source_ids = [s for r in rows if isinstance(s := source_id_for(r, target.inbox_channel), str)]
     matcher = await load_matcher(session, target, rows, source_ids, carried)
-    pending, result = plan_batch(target, rows, matcher)
-    return Planned(pending, result, carry(pending, matcher))
+    pending: dict[int, Pending] = {}
+    result = BatchResult()
+    for start in range(0, len(rows), PLAN_STEP):
+        if start:
+            await asyncio.sleep(0)
+        plan_rows(target, rows[start : start + PLAN_STEP], matcher, pending, result)
+    now = utcnow()
+    records = contact_records(target.workspace_id, pending, now)
+    return Planned(pending, result, carry(pending, matcher), now, records)
 
 
 async def import_batch(session: AsyncSession, target: Target, rows: Sequence[ContactRow]) -> BatchResult:
     """Match, plan and write one batch of checked rows; returns its counts and row failures."""
     planned = await plan(session, target, rows)
-    await write_batch(session, target, planned.pending)
+    await write_batch(session, target, planned)
     return planned.result
