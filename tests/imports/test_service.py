@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from chatbotx.imports import service, writer
+from chatbotx.imports.rows import ContactRow
 from chatbotx.kit import db
 from chatbotx.models import ContactInbox, ImportJob
 from tests.imports.helpers import add_contact, add_inbox, by_email, contacts, run, tag_names, upload
@@ -311,3 +312,16 @@ async def test_the_keyword_index_has_nothing_pending_after_an_import(tenant) -> 
     response = await tenant.client.get("/api/v1/contacts", params={"keyword": "gin4"})
     found = sorted(c["email"] for c in response.json()["data"])
     assert found == sorted(f"gin{i}@example.com" for i in (4, *range(40, 50)))
+
+
+async def test_a_batch_written_first_in_its_session_rolls_back_whole(tenant) -> None:  # type: ignore[no-untyped-def]
+    """The COPY goes through the driver's connection: it must be inside the session's transaction even as the
+    session's first statement (SQLAlchemy's asyncpg adapter sends BEGIN only with its own first one)."""
+    target = writer.Target(int(tenant.workspace_id))
+    rows = [ContactRow(2, {"email": "first@example.com"}, ["t"], {})]
+    async with db.get_database().sessionmaker() as session:
+        planned = await writer.plan(session, target, rows)
+    async with db.get_database().sessionmaker() as session:
+        await writer.write_batch(session, target, planned)
+        await session.rollback()
+    assert await contacts(tenant.workspace_id) == []

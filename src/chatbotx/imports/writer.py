@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import String, Table, any_, bindparam, func, select, update
+from sqlalchemy import String, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -363,7 +363,12 @@ def _update_statement() -> Any:
 async def _driver(session: AsyncSession) -> Any:
     """The session's asyncpg connection, in the session's transaction (PostgreSQL only)."""
     connection = await session.connection()
-    return (await connection.get_raw_connection()).driver_connection
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN with the session's first statement, not before: a COPY
+        # through the driver as the first statement would commit on its own.
+        await session.execute(text("SELECT 1"))
+    return driver
 
 
 async def _copy(
