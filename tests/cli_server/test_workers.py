@@ -5,6 +5,7 @@ concurrent writes from both all succeed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from chatbotx.cli.server import GRACEFUL_SHUTDOWN_SECONDS
 from tests.cli_server.test_worker import _chatbotx, _env, _free_port, _wait_until
 from tests.conftest import POSTGRES_URL, _drop_postgres_database, _fresh_postgres_database
 
@@ -27,10 +29,11 @@ STARTED = "Application startup complete."
 
 
 class Server:
-    def __init__(self, url: str, token: str, env: dict[str, str]):
+    def __init__(self, url: str, token: str, env: dict[str, str], process: subprocess.Popen[bytes]):
         self.url = url
         self.token = token
         self.env = env
+        self.process = process
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request on a connection of its own: each new connection is accepted by whichever worker is
@@ -65,24 +68,23 @@ def start_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sta
         port = _free_port()
         log = tmp_path / "server.log"
         with log.open("wb") as out:
-            servers.append(
-                subprocess.Popen(
-                    [
-                        str(BIN / "chatbotx"),
-                        "server",
-                        "start",
-                        "--workers",
-                        str(WORKERS),
-                        "--port",
-                        str(port),
-                    ],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
+            process = subprocess.Popen(
+                [
+                    str(BIN / "chatbotx"),
+                    "server",
+                    "start",
+                    "--workers",
+                    str(WORKERS),
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
+        servers.append(process)
         _wait_until(lambda: log.read_text().count(STARTED) == WORKERS, 60, f"{WORKERS} workers to start")
-        return Server(f"http://127.0.0.1:{port}", json.loads(created.stdout)["token"], env)
+        return Server(f"http://127.0.0.1:{port}", json.loads(created.stdout)["token"], env, process)
 
     yield start
     for server in servers:
@@ -108,13 +110,14 @@ def _listen(
         assert response.status_code == 200
         ready.set()
         event = None
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                event = line.removeprefix("event: ")
-            elif line.startswith("data: ") and event == "contact.created":
-                seen.append(json.loads(line.removeprefix("data: ")))
-            if stop.is_set():
-                return
+        with contextlib.suppress(httpx.RemoteProtocolError):  # the server stopped, cutting the stream
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                elif line.startswith("data: ") and event == "contact.created":
+                    seen.append(json.loads(line.removeprefix("data: ")))
+                if stop.is_set():
+                    return
 
 
 def test_an_sse_client_hears_events_committed_by_the_other_worker(start_server: StartServer) -> None:
@@ -242,3 +245,18 @@ def test_one_worker_runs_the_background_loops(start_server: StartServer) -> None
     server = start_server()
     held = _held_on_postgres if "CHATBOTX_DATABASE_URL" in server.env else _held_on_sqlite
     _wait_until(lambda: held(server), 30, "a worker to hold the background lock")
+
+
+def test_the_server_stops_while_realtime_clients_stay_connected(start_server: StartServer) -> None:
+    """An SSE stream never ends by itself: stopping cuts it after GRACEFUL_SHUTDOWN_SECONDS instead of
+    waiting for the client (the workers' parent waited for them forever)."""
+    server = start_server()
+    seen: list[dict[str, Any]] = []
+    ready, stop = threading.Event(), threading.Event()
+    listener = threading.Thread(target=_listen, args=(server, seen, ready, stop), daemon=True)
+    listener.start()
+    assert ready.wait(30)
+    server.process.send_signal(signal.SIGINT)
+    server.process.wait(GRACEFUL_SHUTDOWN_SECONDS + 20)  # raises TimeoutExpired while a worker hangs on
+    listener.join(10)
+    assert not listener.is_alive()  # its stream was closed by the server

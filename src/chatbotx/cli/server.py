@@ -15,6 +15,7 @@ import click
 
 T = TypeVar("T")
 FIRST_TOKEN_FILE = "first-token"
+GRACEFUL_SHUTDOWN_SECONDS = 10  # requests still open when the server stops are cut after this
 
 
 def _settings(data_dir: str | None = None, database_url: str | None = None) -> Any:
@@ -438,6 +439,9 @@ def start(
         workers=workers,
         log_level=settings.log_level,
         access_log=False,
+        # Realtime streams (SSE) never end by themselves: without a bound, stopping waits for every client to
+        # leave (with --workers, a second Ctrl+C does not help: the parent waits for its workers).
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 
