@@ -1,6 +1,7 @@
 """`chatbotx server start --workers 2`, for real, on SQLite and on PostgreSQL without Redis: an event
-committed by one worker reaches an SSE client of the other, the rate limit is counted across workers, and
-concurrent writes from both all succeed."""
+committed by one worker reaches an SSE client of the other, the rate limit is counted across workers,
+concurrent writes from both all succeed, one worker runs the background loops, and the server stops while
+realtime clients stay connected."""
 
 from __future__ import annotations
 
