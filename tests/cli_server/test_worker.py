@@ -47,6 +47,22 @@ def _free_port() -> int:
         return port
 
 
+def _background_lock_held(data_dir: Path) -> bool:
+    """Whether a process holds the background lock of the SQLite database in `data_dir`."""
+    import fcntl
+
+    path = data_dir / "chatbotx.db.background-lock"
+    if not path.exists():
+        return False
+    with path.open("rb") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(file, fcntl.LOCK_UN)
+        return False
+
+
 def _wait_until(check: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -128,6 +144,8 @@ def test_a_job_queued_by_the_api_runs_in_the_worker(scale_out: tuple[dict[str, s
         text=True,
     )
     try:
+        # The worker runs the background loops (no API process does: --no-worker).
+        _wait_until(lambda: _background_lock_held(Path(env["CHATBOTX_DATA_DIR"])), 30, "the background lock")
         _wait_until(lambda: status() in ("finished", "failed"), 60, "the import to run in the worker")
         done = api.get(f"/api/v1/contacts/imports/{job_id}").json()
         assert (done["status"], done["createdCount"]) == ("finished", 2), done

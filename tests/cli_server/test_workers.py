@@ -21,7 +21,13 @@ import httpx
 import pytest
 
 from chatbotx.cli.server import GRACEFUL_SHUTDOWN_SECONDS
-from tests.cli_server.test_worker import _chatbotx, _env, _free_port, _wait_until
+from tests.cli_server.test_worker import (
+    _background_lock_held,
+    _chatbotx,
+    _env,
+    _free_port,
+    _wait_until,
+)
 from tests.conftest import POSTGRES_URL, _drop_postgres_database, _fresh_postgres_database
 
 BIN = Path(sys.executable).parent
@@ -201,18 +207,7 @@ def test_sqlite_servers_start_several_workers(tmp_path: Path) -> None:
 
 
 def _held_on_sqlite(server: Server) -> bool:
-    import fcntl
-
-    path = Path(server.env["CHATBOTX_DATA_DIR"]) / "chatbotx.db.background-lock"
-    if not path.exists():
-        return False
-    with path.open("rb") as file:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(file, fcntl.LOCK_UN)
-        return False
+    return _background_lock_held(Path(server.env["CHATBOTX_DATA_DIR"]))
 
 
 def _held_on_postgres(server: Server) -> bool:

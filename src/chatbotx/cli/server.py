@@ -461,24 +461,30 @@ def worker(data_dir: str | None, database_url: str | None) -> None:
         _fail("`chatbotx server worker` needs CHATBOTX_BROKER_URL (e.g. redis://127.0.0.1:6379/0).", 2)
 
     async def run() -> None:
-        from chatbotx.app import tune_gc
-        from chatbotx.channels import email_poll
+        from chatbotx.app import BACKGROUND_RETRY, background_loops, tune_gc
         from chatbotx.dispatcher import runner as dispatcher
-        from chatbotx.inbound import tasks as inbound
+        from chatbotx.dispatcher.sender_lock import process_lock, run_while_held
         from chatbotx.kit import db, jobs
 
         await jobs.broker.startup()
         dispatcher.start()  # sends queued messages (shares the rate limits through CHATBOTX_REDIS_URL)
-        inbound.start()  # re-queues webhook events left pending
-        email_poll.start()  # fetches new mail of the email channels over IMAP (one poller per inbox)
+        # Resuming imports, re-queueing webhook events left pending and polling the email inboxes over IMAP:
+        # in one worker of all (the one holding the database's background lock; another takes over).
+        lock = process_lock(db.get_database().engine, "background")
+        background = (
+            asyncio.create_task(run_while_held(lock, background_loops, BACKGROUND_RETRY))
+            if lock is not None
+            else asyncio.create_task(background_loops())
+        )
         tune_gc()  # the server's garbage-collector settings (startup objects frozen, fewer young collections)
         click.echo(f"Worker consuming {settings.broker_url}, dispatching queued messages")
         try:
-            await jobs.start_worker()
+            await jobs.start_worker(worker_hooks=False)
         finally:
             await dispatcher.stop()
-            await inbound.stop()
-            await email_poll.stop()
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
             await jobs.broker.shutdown()
             await db.get_database().dispose()
 
