@@ -41,34 +41,6 @@ from chatbotx.models import Contact
 
 _WS = "__workspace_id__"  # where PostgreSQL's text takes the workspace id
 _CONTACT_NAMES = tuple(c.name for c in CONTACT_COLUMNS)
-# The JSON keys of those columns (as `contacts` writes them, contacts_out's names and order).
-_CONTACT_KEYS = (
-    "id",
-    "createdAt",
-    "updatedAt",
-    "avatar",
-    "phoneNumber",
-    "email",
-    "emailVerified",
-    "emailOptIn",
-    "firstName",
-    "lastName",
-    "fullName",
-    "gender",
-    "lastReadAt",
-    "ref",
-    "source",
-    "country",
-    "state",
-    "city",
-    "location",
-    "locale",
-    "timezone",
-    "subscribedAt",
-    "broadcastSubscribedAt",
-    "blockedAt",
-    "workspaceId",
-)
 _CONTACT_IDS = frozenset({"id", "workspace_id"})  # written as strings
 _CONTACT_FLAGS = frozenset({"email_verified", "email_opt_in"})  # stored 0/1, written as booleans
 _INBOX_NAMES = ("id", "created_at", "updated_at", "name", "channel", "source_id", "workspace_id", "status")
@@ -83,6 +55,12 @@ _CONTACT_TIMES = frozenset(
         "blocked_at",
     }
 )
+
+
+def _camel(name: str) -> str:
+    """A contact column's JSON key (contacts_out's keys are the names in camelCase: phoneNumber)."""
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
 
 
 class _Sql:
@@ -149,7 +127,7 @@ class _Sql:
     def contact_object(self) -> str:
         """SQLite: the contact's own fields as contacts_out's JSON object (its nested lists left out)."""
         fields = []
-        for key, name in zip(_CONTACT_KEYS, _CONTACT_NAMES, strict=True):
+        for name in _CONTACT_NAMES:
             column = f"contact.{name}"
             if name in _CONTACT_IDS:
                 column = f"CAST({column} AS TEXT)"
@@ -157,7 +135,7 @@ class _Sql:
                 column = f"CASE WHEN {column} THEN json('true') ELSE json('false') END"
             elif name in _CONTACT_TIMES:
                 column = self.ts(column)
-            fields.append(f"'{key}', {column}")
+            fields.append(f"'{_camel(name)}', {column}")
         return f"json_object({', '.join(fields)})"
 
     def conversation_cols(self) -> str:
