@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         description="HTTP worker processes serving this data (set by `server start --workers`): above 1, "
         "realtime events cross processes without Redis and rate limits are counted across them.",
     )
+    mcp_stateless: bool = Field(
+        default=False,
+        description="Serve MCP's streamable HTTP (/mcp) without sessions, each request on its own: for API "
+        "processes behind a load balancer without sticky sessions (always so with --workers above 1).",
+    )
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,7 +1,7 @@
 """`chatbotx server start --workers 2`, for real, on SQLite and on PostgreSQL without Redis: an event
 committed by one worker reaches an SSE client of the other, the rate limit is counted across workers,
-concurrent writes from both all succeed, one worker runs the background loops, and the server stops while
-realtime clients stay connected."""
+concurrent writes from both all succeed, one worker runs the background loops, MCP over streamable HTTP works
+whichever worker takes a request, and the server stops while realtime clients stay connected."""
 
 from __future__ import annotations
 
@@ -256,3 +256,33 @@ def test_the_server_stops_while_realtime_clients_stay_connected(start_server: St
     server.process.wait(GRACEFUL_SHUTDOWN_SECONDS + 20)  # raises TimeoutExpired while a worker hangs on
     listener.join(10)
     assert not listener.is_alive()  # its stream was closed by the server
+
+
+async def _mcp_tags_over_new_connections(server: Server, names: list[str]) -> list[str]:
+    """An MCP client on streamable HTTP whose every request opens a connection of its own (so they reach both
+    workers): it initializes, creates a tag per name, and lists the tags."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    from mcp import ClientSession
+    from tests.mcp.helpers import call_ok
+
+    headers = {"Authorization": f"Bearer {server.token}"}
+    limits = httpx2.Limits(max_keepalive_connections=0)
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60, limits=limits) as client,
+        streamable_http_client(f"{server.url}/mcp", http_client=client) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        for name in names:
+            await call_ok(session, "create_tag", name=name)
+        return [tag["name"] for tag in await call_ok(session, "list_tags")]
+
+
+def test_mcp_over_streamable_http_works_whichever_worker_takes_a_request(start_server: StartServer) -> None:
+    """With several workers /mcp keeps no session (a stateful one lives in one worker: a request reaching
+    the other was refused, 404)."""
+    server = start_server()
+    names = [f"mcp-{i}" for i in range(12)]
+    assert sorted(asyncio.run(_mcp_tags_over_new_connections(server, names))) == sorted(names)

@@ -96,13 +96,21 @@ class _Endpoint:
 
 
 class McpHttp:
-    """The HTTP endpoints of the MCP server; each connection acts with the token it presented."""
+    """The HTTP endpoints of the MCP server; each connection acts with the token it presented.
 
-    def __init__(self, catalog: Catalog, check_token: TokenCheck):
+    `stateless`: streamable HTTP keeps no session between requests, each one is served on its own. For a
+    server of several worker processes on one port: the kernel hands each new connection to any of them, and
+    a session lives in the process that opened it (a stateful session's next request would meet a worker that
+    does not know it: 404). Tool calls need no session; what stateless mode gives up is the server's own
+    stream of notifications (GET /mcp). The SSE transport is a session by nature: one worker only."""
+
+    def __init__(self, catalog: Catalog, check_token: TokenCheck, *, stateless: bool = False):
         self.catalog = catalog
         self.check_token = check_token
         self.sse = SseServerTransport(MESSAGES_PATH)
-        self.manager = StreamableHTTPSessionManager(app=build_server(catalog, _request_token))
+        self.manager = StreamableHTTPSessionManager(
+            app=build_server(catalog, _request_token), stateless=stateless
+        )
 
     def routes(self) -> list[BaseRoute]:
         return [

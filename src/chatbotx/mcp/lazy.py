@@ -36,8 +36,14 @@ class LazyMcp:
                 from chatbotx.mcp.server import Catalog
 
                 transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
+                from chatbotx.settings import get_settings
+
+                settings = get_settings()
                 http = McpHttp(
-                    Catalog(ApiClient(INTERNAL_API_URL, transport=transport)), database_token_check
+                    Catalog(ApiClient(INTERNAL_API_URL, transport=transport)),
+                    database_token_check,
+                    # A session would not cross worker processes (or API processes without sticky routing).
+                    stateless=settings.mcp_stateless or settings.workers > 1,
                 )
                 ready = asyncio.Event()
                 # The session manager's task group must be entered and left by one task: this one.
