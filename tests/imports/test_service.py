@@ -66,6 +66,21 @@ async def test_batches_resume_after_a_stop(tenant, monkeypatch: pytest.MonkeyPat
     assert len(await contacts(tenant.workspace_id)) == 10
 
 
+async def test_a_smaller_first_batch_then_full_ones_and_resume(
+    tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(service, "BATCH_SIZE", 4)
+    monkeypatch.setattr(service, "FIRST_BATCH", 2)
+    job_id = await queued_job(tenant.workspace_id, await upload(tenant.client, people_csv(10)))
+    await service.run_import(job_id, max_batches=2)
+    job = await job_row(job_id)
+    assert (job.status, job.processed_rows, job.created_count, job.updated_count) == ("running", 6, 5, 1)
+    await service.run_import(job_id)  # resumes with a small batch again, then full ones
+    job = await job_row(job_id)
+    assert (job.status, job.processed_rows, job.created_count, job.updated_count) == ("finished", 11, 10, 1)
+    assert len(await contacts(tenant.workspace_id)) == 10
+
+
 async def test_a_crash_inside_a_batch_writes_nothing_of_it(tenant, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(service, "BATCH_SIZE", 4)
     job_id = await queued_job(tenant.workspace_id, await upload(tenant.client, people_csv(10)))

@@ -40,6 +40,8 @@ from chatbotx.models import Contact, CustomField, ImportJob, Inbox, StoredFile
 
 log = logging.getLogger("chatbotx.imports")
 BATCH_SIZE = 2500
+# The first batch is smaller: nothing overlaps its checking and planning (the writes start after them).
+FIRST_BATCH = 500
 MAX_FAILURES = 1000
 JOB = cast(Table, ImportJob.__table__)
 
@@ -155,13 +157,15 @@ async def list_imports(
 
 
 def checked_batches(
-    path: Path, fmt: CsvFormat, plans: Sequence[ColumnPlan], skip: int, size: int
+    path: Path, fmt: CsvFormat, plans: Sequence[ColumnPlan], skip: int, size: int, first: int | None = None
 ) -> Generator[tuple[int, list[ContactRow], list[Failure]], None, None]:
-    """(records, checked rows, failures) per `size` data records, after the first `skip` records."""
+    """(records, checked rows, failures) per `size` data records (`first` in the first batch), after the first
+    `skip` records."""
     count = 0
     rows: list[ContactRow] = []
     failures: list[Failure] = []
     check = RecordChecker(plans)
+    limit = first or size
     for index, (line, record) in enumerate(iter_records(path, fmt)):
         if index < skip:
             continue
@@ -171,9 +175,10 @@ def checked_batches(
         else:
             failures.extend(checked)
         count += 1
-        if count == size:
+        if count == limit:
             yield count, rows, failures
             count, rows, failures = 0, [], []
+            limit = size
     if count:
         yield count, rows, failures
 
@@ -361,7 +366,7 @@ async def run_import(job_id: int, *, max_batches: int | None = None) -> None:
     if prepared is None:
         return
     job, path, fmt, plans, target = prepared
-    batches = checked_batches(path, fmt, plans, job.processed_rows, BATCH_SIZE)
+    batches = checked_batches(path, fmt, plans, job.processed_rows, BATCH_SIZE, min(BATCH_SIZE, FIRST_BATCH))
     statistics = PlannerStatistics(target.workspace_id, with_inboxes=target.inbox_id is not None)
     started = 0
     carried: writer.Carried | None = None
