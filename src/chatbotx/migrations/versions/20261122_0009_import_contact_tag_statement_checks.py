@@ -12,11 +12,11 @@ rows as a set, over its transition table, costs one probe and lock per distinct 
 statements, instead of a query per link and key.
 
 The guarantee stays the foreign keys': no link without its contact and its tag, whatever runs concurrently.
-- AFTER INSERT / UPDATE OF contact_id, tag_id on contact_tag, per statement: every contact and tag the new
-  links name must exist, else foreign_key_violation (23503) as before. Each is locked FOR KEY SHARE, as the
-  foreign key's own check does, so a concurrent delete of it waits for this transaction and then deletes
-  its links (below), and a delete that came first makes this check fail (in READ COMMITTED a locking read
-  skips a row deleted meanwhile, so the count comes up short).
+- AFTER INSERT / UPDATE on contact_tag, per statement (a transition table allows no column list): every
+  contact and tag the new links name must exist, else foreign_key_violation (23503) as before. Each is
+  locked FOR KEY SHARE, as the foreign key's own check does, so a concurrent delete of it waits for this
+  transaction and then deletes its links (below), and a delete that came first makes this check fail (in
+  READ COMMITTED a locking read skips a row deleted meanwhile, so the count comes up short).
 - AFTER DELETE on contact and on tag, per statement: their links go too (ON DELETE CASCADE kept). The
   delete runs with a new snapshot (READ COMMITTED), so it sees the links of any transaction that held the
   row's lock until it committed. Under REPEATABLE READ or SERIALIZABLE it could not see them (the foreign
