@@ -150,17 +150,17 @@ async def page_finding(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
         monkeypatch.setattr(service, name, value)
     taken: set[str] = set()
 
-    def record(name: str, none: str, found: Callable[[tuple[str, int] | None], str]) -> None:
+    def record(name: str, none: str, found: Callable[[tuple[list[int], int]], str]) -> None:
         original = getattr(service, name)
 
-        async def recorded(*args: Any) -> tuple[str, int] | None:
+        async def recorded(*args: Any) -> tuple[list[int], int] | None:
             result = await original(*args)
             taken.add(none if result is None else found(result))
             return result
 
         monkeypatch.setattr(service, name, recorded)
 
-    record("_keyword_page", "none", lambda result: "empty" if result[0] == "[]" else "page")
+    record("_keyword_page", "none", lambda result: "page" if result[0] else "empty")
     record("_sorted_page", "none", lambda result: "sorted")
     record("_few_page", "more than few", lambda result: "few")
     record("_walk_page", "walk too short", lambda result: "walked")

@@ -147,8 +147,8 @@ async def list_contacts(
         inbox_ids=_inbox_ids([*(inboxIds or ()), *(inbox_ids_brackets or ())]),
     )
     data, page_count = await service.list_contacts(session, who.workspace_id, page, query)
-    # Serialized by the database in the response model's shape (tests check it against Page[Contact] and
-    # against serialize.contacts_out).
+    # Serialized by contacts.plain_list in the response model's shape (tests check it against Page[Contact]
+    # and against serialize.contacts_out's bytes).
     return _page_response(data, page_count)
 
 

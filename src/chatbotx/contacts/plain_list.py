@@ -1,11 +1,12 @@
-"""The plain contact list (no filter, the default order: the CLI's and UI's usual call), read as typed rows
-and serialized here with orjson.
+"""Contact list pages read as typed rows and serialized here with orjson: the plain list (no filter, the
+default order: the CLI's and UI's usual call) whole, and every other list page from its contacts' ids (found
+by service.list_contacts under the filters and sort).
 
-Building the JSON in the database (contacts.sqljson: json_build_object, to_char for every timestamp) cost
-PostgreSQL three times what reading the same values does, and SQLite's JSON functions (each nested array
-parsed again by json()) most of its time. So the page is read as plain columns and orjson writes the objects:
-the same keys, order and values as `serialize.contacts_out` + `dumps_json` (tests/contacts/test_plain_list.py
-compares the bytes).
+Building the JSON in the database (json_build_object, to_char for every timestamp: the former
+contacts/sqljson.py) cost PostgreSQL three times what reading the same values does, and SQLite's JSON
+functions (each nested array parsed again by json()) most of its time. So the page is read as plain columns
+and orjson writes the objects: the same keys, order and values as `serialize.contacts_out` + `dumps_json`
+(tests/contacts/test_plain_list.py compares the bytes, on every kind of page).
 
 - PostgreSQL: ONE statement, outside a transaction (a single statement reads one snapshot): the page's contact
   columns beside each contact's nested rows as arrays of anonymous records, which asyncpg decodes in C (see
@@ -20,18 +21,21 @@ compares the bytes).
   dict and orjson's input (about 0.05 ms less CPU a page of 50).
 
 Either way the number of statements per page is constant, and checkout, read and checkin take one greenlet.
+Given contacts (`contacts_json`) are read the same way on the request's connection: PostgreSQL's statement
+takes the ids as an array (and is planned once per connection), SQLite's first statement the ids.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util import await_, greenlet_spawn
 
 from chatbotx.contacts import service
@@ -165,9 +169,9 @@ def _order(alias: str) -> str:
     return f"{alias}.created_at DESC, {alias}.id DESC"
 
 
-@functools.lru_cache(maxsize=256)
-def pg_sql(per_page: int, offset: int) -> tuple[str, ...]:
-    """PostgreSQL's page statement split where the workspace id goes.
+def _pg_statement(page: str, total: str, order: str) -> str:
+    """PostgreSQL's statement over the page CTE `p` (`page`: the contact columns, then any sort key), with
+    `total` as its first column, in `order` (on p).
 
     Rows: total, the contact columns, custom fields, tag ids, notes and contact inboxes (arrays of records,
     tag ids an int8 array, NULL for none), the latest conversation (a record or NULL), and on one row only
@@ -181,14 +185,14 @@ def pg_sql(per_page: int, offset: int) -> tuple[str, ...]:
     page_ids = "ANY(ARRAY(SELECT id FROM p))"
     (cf, tags, notes, inboxes) = q.nested()
     ctes = []
-    for name, (cols, tables, key, extra, order) in (("cf", cf), ("nt", notes), ("ci", inboxes)):
+    for name, (cols, tables, key, extra, nested_order) in (("cf", cf), ("nt", notes), ("ci", inboxes)):
         ctes.append(
-            f"{name} AS (SELECT {key} AS contact_id, array_agg(ROW({cols}) ORDER BY {order}) AS a "
+            f"{name} AS (SELECT {key} AS contact_id, array_agg(ROW({cols}) ORDER BY {nested_order}) AS a "
             f"FROM {tables} WHERE {key} = {page_ids}{extra} GROUP BY {key})"
         )
-    cols, tables, key, extra, order = tags
+    cols, tables, key, extra, nested_order = tags
     ctes.append(
-        f"pt AS (SELECT {key} AS contact_id, t.id, {order} AS sort_key FROM {tables} "
+        f"pt AS (SELECT {key} AS contact_id, t.id, {nested_order} AS sort_key FROM {tables} "
         f"WHERE {key} = {page_ids}{extra})"
     )
     ctes.append("tg AS (SELECT contact_id, array_agg(id ORDER BY sort_key) AS a FROM pt GROUP BY contact_id)")
@@ -198,20 +202,43 @@ def pg_sql(per_page: int, offset: int) -> tuple[str, ...]:
         f"ORDER BY cv.contact_id, {_CONVERSATION_ORDER})"
     )
     page_tags = f"ARRAY(SELECT ROW(tags.*) FROM ({q.tags_of('SELECT DISTINCT id FROM pt')}) tags)"
-    page_cols = ", ".join(f"contact.{n}" for n in _CONTACT_NAMES)
-    sql = (
-        f"WITH p AS (SELECT {page_cols} FROM contact WHERE contact.workspace_id = {_WS} "
-        f"ORDER BY {_order('contact')} LIMIT {int(per_page)} OFFSET {int(offset)}), "
-        f"{', '.join(ctes)} "
-        f"SELECT (SELECT n FROM contact_count WHERE workspace_id = {_WS}) AS total, "
+    return (
+        f"WITH p AS ({page}), {', '.join(ctes)} "
+        f"SELECT {total} AS total, "
         f"{', '.join(f'p.{n}' for n in _CONTACT_NAMES)}, cf.a, tg.a, nt.a, ci.a, lc.a, "
         f"CASE WHEN p.id = (SELECT min(id) FROM p) THEN {page_tags} END "
         "FROM p LEFT JOIN cf ON cf.contact_id = p.id LEFT JOIN tg ON tg.contact_id = p.id "
         "LEFT JOIN nt ON nt.contact_id = p.id LEFT JOIN ci ON ci.contact_id = p.id "
         "LEFT JOIN lc ON lc.contact_id = p.id "
-        f"ORDER BY {_order('p')}"
+        f"ORDER BY {order}"
+    )
+
+
+_PAGE_COLS = ", ".join(f"contact.{n}" for n in _CONTACT_NAMES)
+
+
+@functools.lru_cache(maxsize=256)
+def pg_sql(per_page: int, offset: int) -> tuple[str, ...]:
+    """PostgreSQL's plain page statement (see `_pg_statement`: total from contact_count) split where the
+    workspace id goes."""
+    sql = _pg_statement(
+        f"SELECT {_PAGE_COLS} FROM contact WHERE contact.workspace_id = {_WS} "
+        f"ORDER BY {_order('contact')} LIMIT {int(per_page)} OFFSET {int(offset)}",
+        f"(SELECT n FROM contact_count WHERE workspace_id = {_WS})",
+        _order("p"),
     )
     return tuple(sql.split(_WS))
+
+
+# PostgreSQL's statement for given contacts in a given order (see `_pg_statement`; parameters: the ids as an
+# int8 array, the workspace id). Its plan does not depend on the values: it is planned once per connection.
+PG_IDS_SQL = _pg_statement(
+    f"SELECT {_PAGE_COLS}, ids.page_position "
+    "FROM unnest($1::int8[]) WITH ORDINALITY AS ids(id, page_position) "
+    "JOIN contact ON contact.id = ids.id WHERE contact.workspace_id = $2",
+    "NULL::int8",
+    "p.page_position",
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -223,6 +250,16 @@ def sqlite_page_sql(per_page: int, offset: int) -> str:
         "SELECT (SELECT n FROM contact_count WHERE workspace_id = ?) AS total, contact.id, "
         f"{q.contact_object()} FROM contact WHERE contact.workspace_id = ? "
         f"ORDER BY {_order('contact')} LIMIT {int(per_page)} OFFSET {int(offset)}"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def sqlite_ids_sql(count: int) -> str:
+    """SQLite's statement for `count` given contacts (parameters: their ids, then the workspace id). Rows as
+    `sqlite_page_sql`'s with a NULL total, in no particular order."""
+    return (
+        f"SELECT NULL, contact.id, {_Sql(pg=False).contact_object()} FROM contact "
+        f"WHERE contact.id IN ({', '.join('?' * count)}) AND contact.workspace_id = ?"
     )
 
 
@@ -267,45 +304,63 @@ def _read_postgres(conn: Connection, workspace_id: int, page: PageParams) -> Pag
     sql = str(int(workspace_id)).join(pg_sql(page.per_page, page.offset))
     _announce(conn, sql, ())
     driver: Any = conn.connection.driver_connection
-    rows: list[Any] = await_(driver.fetch(sql))
+    return _pg_page(await_(driver.fetch(sql)))
+
+
+def _pg_page(rows: list[Any]) -> Page:
+    """PostgreSQL's rows (see `_pg_statement`) and the page's tags (on one of them) by id."""
     page_tags = next((row[31] for row in rows if row[31] is not None), ())
     return rows, {t[0]: t for t in page_tags}
 
 
 def _read_sqlite(conn: Connection, workspace_id: int, page: PageParams) -> Page:
-    _announce(conn, sqlite_page_sql(page.per_page, page.offset), (workspace_id, workspace_id))
-    for sql in sqlite_nested_sql(page.per_page):  # (the last page may have fewer ids: the same statements)
-        _announce(conn, sql, ())
-    _announce(conn, SQLITE_TAGS_SQL, ())
+    sql = sqlite_page_sql(page.per_page, page.offset)
+    _announce(conn, sql, (workspace_id, workspace_id))
+    _announce_nested(conn, page.per_page)  # (the last page may have fewer ids: the same statements)
     # Read on aiosqlite's sqlite3 connection in this thread (kit.db opens it with check_same_thread=False):
     # the connection is checked out to us, so aiosqlite's thread has nothing to do with it meanwhile; and
     # the hop to that thread and back (a queue, a wake-up, the GIL changing hands) cost more than this read.
     driver: Any = conn.connection.driver_connection
-    return _sqlite_rows(driver._conn, workspace_id, page)
+    db: sqlite3.Connection = driver._conn
+    with _sqlite_snapshot(db):
+        return _sqlite_nested(db, db.execute(sql, (workspace_id, workspace_id)).fetchall())
 
 
-def _sqlite_rows(db: sqlite3.Connection, workspace_id: int, page: PageParams) -> Page:
-    """The page's rows (see `Page`), read in one transaction."""
+def _announce_nested(conn: Connection, count: int) -> None:
+    for sql in sqlite_nested_sql(count):
+        _announce(conn, sql, ())
+    _announce(conn, SQLITE_TAGS_SQL, ())
+
+
+@contextlib.contextmanager
+def _sqlite_snapshot(db: sqlite3.Connection) -> Iterator[None]:
+    """The reads inside in one SQLite read transaction (the driver opens none for reads, see kit.db), or in
+    the connection's own if it has one."""
+    if db.in_transaction:
+        yield
+        return
     db.execute("BEGIN")
     try:
-        rows = db.execute(
-            sqlite_page_sql(page.per_page, page.offset), (workspace_id, workspace_id)
-        ).fetchall()
-        if not rows:
-            return rows, {}
-        ids = [row[1] for row in rows]
-        nested: list[dict[int, list[Any]]] = []
-        for sql in sqlite_nested_sql(len(ids)):
-            by_contact: dict[int, list[Any]] = {}
-            for row in db.execute(sql, ids):
-                by_contact.setdefault(row[0], []).append(row[1:])
-            nested.append(by_contact)
-        cf, tag_ids, notes, inboxes, conversations = nested
-        page_tag_ids = {tag_id for contact_tags in tag_ids.values() for (tag_id,) in contact_tags}
-        tags_param = orjson.dumps(list(page_tag_ids)).decode()
-        tags = {t[0]: t for t in db.execute(SQLITE_TAGS_SQL, (tags_param,))}
+        yield
     finally:
         db.execute("COMMIT")
+
+
+def _sqlite_nested(db: sqlite3.Connection, rows: list[Any]) -> Page:
+    """SQLite's page rows (see `Page`) from its contacts' rows (total, id, JSON object)."""
+    if not rows:
+        return rows, {}
+    ids = [row[1] for row in rows]
+    nested: list[dict[int, list[Any]]] = []
+    for sql in sqlite_nested_sql(len(ids)):
+        by_contact: dict[int, list[Any]] = {}
+        for row in db.execute(sql, ids):
+            by_contact.setdefault(row[0], []).append(row[1:])
+        nested.append(by_contact)
+    cf, tag_ids, notes, inboxes, conversations = nested
+    page_tag_ids = {tag_id for contact_tags in tag_ids.values() for (tag_id,) in contact_tags}
+    tags_param = orjson.dumps(list(page_tag_ids)).decode()
+    tags = {t[0]: t for t in db.execute(SQLITE_TAGS_SQL, (tags_param,))}
     empty: list[Any] = []
     return [
         (
@@ -331,6 +386,29 @@ def _read(sync_engine: Engine, workspace_id: int, page: PageParams) -> Page:
         except BaseException as exc:  # an error or a cancellation may leave the connection in any state
             conn.invalidate(exc)
             raise
+
+
+# PostgreSQL: PG_IDS_SQL's plan does not depend on the ids, but the request's transaction may have asked for
+# a custom plan of every statement (service.CUSTOM_PLAN: ~1 ms of planning a page for this one).
+_PG_GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
+
+
+async def _read_ids(conn: AsyncConnection, workspace_id: int, ids: list[int]) -> Page:
+    sync = conn.sync_connection
+    assert sync is not None
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    if conn.dialect.name == "postgresql":
+        _announce(sync, _PG_GENERIC_PLAN, ())
+        await driver.execute(_PG_GENERIC_PLAN)
+        _announce(sync, PG_IDS_SQL, (ids, workspace_id))
+        return _pg_page(await driver.fetch(PG_IDS_SQL, ids, workspace_id))
+    sql = sqlite_ids_sql(len(ids))
+    _announce(sync, sql, (*ids, workspace_id))
+    _announce_nested(sync, len(ids))
+    db: sqlite3.Connection = driver._conn  # (in this thread: see _read_sqlite)
+    with _sqlite_snapshot(db):
+        found = {row[1]: row for row in db.execute(sql, (*ids, workspace_id))}
+        return _sqlite_nested(db, [found[i] for i in ids if i in found])
 
 
 # ----------------------------------------------------------------------------------- serializing
@@ -546,16 +624,31 @@ def sqlite_json(rows: Sequence[Sequence[Any]], tags: Mapping[int, Sequence[Any]]
     return b"[" + b",".join(objects) + b"]"
 
 
+def _json(dialect: str, page: Page) -> bytes:
+    rows, tags = page
+    if dialect == "postgresql":
+        return orjson.dumps(contacts(rows, tags), option=orjson.OPT_UTC_Z)
+    return sqlite_json(rows, tags)
+
+
 async def list_page(engine: AsyncEngine, workspace_id: int, page: PageParams) -> tuple[bytes, int]:
     """One page of the workspace's contacts as JSON array bytes, and the page count."""
-    rows, tags = await greenlet_spawn(_read, engine.sync_engine, workspace_id, page)
-    if rows:
-        total = rows[0][0] or 0
+    found = await greenlet_spawn(_read, engine.sync_engine, workspace_id, page)
+    if found[0]:
+        total = found[0][0][0] or 0
     else:  # past the last page
         async with engine.connect() as conn:
             total = await service.count_contacts(conn, workspace_id, [Contact.workspace_id == workspace_id])
-    if engine.dialect.name == "postgresql":
-        data = orjson.dumps(contacts(rows, tags), option=orjson.OPT_UTC_Z)
-    else:
-        data = sqlite_json(rows, tags)
-    return data, page.page_count(total)
+    return _json(engine.dialect.name, found), page.page_count(total)
+
+
+async def contacts_json(conn: AsyncConnection, workspace_id: int, ids: Sequence[int]) -> bytes:
+    """The workspace's contacts `ids` as a JSON array in that order (every other list page: the filters and
+    sorts find the page's ids, see service.list_contacts), the plain page's bytes for the same contacts.
+
+    Read on `conn`, the request's connection: a constant number of statements (PostgreSQL two, SQLite
+    seven), in the connection's transaction if it has one (else, on SQLite, in a read transaction of their
+    own). A contact deleted since its id was found is left out."""
+    if not ids:
+        return b"[]"
+    return _json(conn.dialect.name, await _read_ids(conn, workspace_id, list(ids)))

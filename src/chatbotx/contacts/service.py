@@ -26,8 +26,10 @@ from sqlalchemy import (
     table,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
-from chatbotx.contacts import filters, sqljson
+from chatbotx.contacts import filters, plain_list
 from chatbotx.contacts.identifiers import find_contact, parse_identifier, resolve_contact
 from chatbotx.contacts.schemas import ContactNoteCreate, _ContactFields
 from chatbotx.contacts.serialize import CONTACT_COLUMNS, contacts_out, select_contact_rows
@@ -155,11 +157,12 @@ CUSTOM_PLAN = "SET LOCAL plan_cache_mode = force_custom_plan"
 
 async def list_contacts(
     session: AsyncSession, workspace_id: int, page: PageParams, query: ListQuery
-) -> tuple[str, int]:
-    """One page of full contacts as a JSON array text, and the page count, both under the same filters.
+) -> tuple[bytes, int]:
+    """One page of full contacts as JSON array bytes, and the page count, both under the same filters.
 
-    One statement in the usual case: the database builds each contact's JSON (contacts.sqljson) and reads the
-    total beside it; only a page past the end costs a second query for the total.
+    The page's ids are found with the total (one statement, two or three for PostgreSQL's keywords: see
+    `_keyword_page`), then read and written as the plain list's are (plain_list.contacts_json: the same
+    bytes as contacts_out's). Only a page past the end costs a second query for the total.
     """
     order = parse_sort(query.sort, SORTABLE, DEFAULT_SORT)
     if order is not DEFAULT_SORT:
@@ -167,31 +170,70 @@ async def list_contacts(
         order = [*order, Contact.id.desc()]
     clauses = await where_clauses(session, workspace_id, query)
     conn = await session.connection()  # Core execution: the ORM layer adds nothing to a plain select
+    ids: list[int] | None = None
     if conn.dialect.name == "postgresql" and len(clauses) > 1:
         # Filters and keywords carry patterns and values whose selectivity decides the plan. A prepared
         # statement's generic plan cannot see them and, at a million contacts, walks the created_at index
-        # through every row for a rare keyword (0.8 s instead of 30 ms). This transaction only.
+        # through every row for a rare keyword (0.8 s instead of 30 ms). This transaction only (the page's
+        # contacts are then read with a generic plan: see plain_list.contacts_json).
         await conn.exec_driver_sql(CUSTOM_PLAN)
         keyword = filters.parse_keyword(query.keyword)
         only_keyword = not (query.contact_filter or query.channels or query.inbox_ids)
         if keyword is not None and only_keyword and order is DEFAULT_SORT and not keyword.spans_fields:
-            return await _keyword_page(conn, workspace_id, page, keyword)
-    if len(clauses) > 1:
-        stmt = sqljson.filtered_page_statement(conn.dialect, clauses, order, page.per_page, page.offset)
-    else:
-        total_expr = _total_expr(workspace_id, clauses)
-        stmt = sqljson.page_statement(conn.dialect, clauses, order, total_expr, page.per_page, page.offset)
-    rows = (await conn.execute(stmt)).all()
-    if rows:
-        total = rows[0][0] or 0
-    else:
-        total = await count_contacts(session, workspace_id, clauses)
-    return _join(rows), page.page_count(total)
+            ids, total = await _keyword_page(conn, workspace_id, page, keyword)
+    if ids is None:
+        rows = (await conn.execute(_page_ids(workspace_id, clauses, order, page))).all()
+        ids = [row.id for row in rows]
+        if rows:
+            total = rows[0].total or 0
+        else:
+            total = await count_contacts(session, workspace_id, clauses)
+    return await plain_list.contacts_json(conn, workspace_id, ids), page.page_count(total)
 
 
-def _join(rows: Sequence[Any]) -> str:
-    """The page's JSON array from rows that carry each contact's JSON as `data`."""
-    return "[" + ",".join(row.data for row in rows) + "]"
+def _page_ids(
+    workspace_id: int, clauses: list[ColumnElement[bool]], order: Sequence[Any], page: PageParams
+) -> Select[Any]:
+    """Rows of (total, id) for the page's contacts, in the page's order; no rows past the end.
+
+    A filtered list finds its matches once (a materialized CTE of their ids and sort keys) and takes both
+    the exact total and the page from them: the exact total reads every match anyway; and without the
+    fence, ORDER BY created_at LIMIT n over a keyword tempts PostgreSQL into walking the created_at index
+    past every contact when a rare keyword's estimate is off (0.7 s at a million contacts instead of the
+    trigram indexes' 30 ms). An unfiltered list (a sort) reads its total from contact_count."""
+    if len(clauses) == 1:
+        total = _total_expr(workspace_id, clauses)
+        return (
+            select(total.label("total"), Contact.id)
+            .where(*clauses)
+            .order_by(*order)
+            .limit(page.per_page)
+            .offset(page.offset)
+        )
+    keys: dict[str, Any] = {"id": Contact.id}
+    for clause in order:
+        element = clause.element if isinstance(clause, UnaryExpression) else clause
+        keys.setdefault(str(element.key), element)
+    matches = select(*keys.values()).where(*clauses).cte("m")
+    matches = matches.prefix_with("MATERIALIZED", dialect="postgresql")
+    counted = select(func.count()).select_from(matches).scalar_subquery()
+    return (
+        select(counted.label("total"), literal_column("m.id").label("id"))
+        .select_from(matches)
+        .order_by(*(_on(matches, clause) for clause in order))
+        .limit(page.per_page)
+        .offset(page.offset)
+    )
+
+
+def _on(cte: Any, clause: Any) -> ColumnElement[Any]:
+    """`clause` (a contact column, ascending or descending) on the CTE's column of the same name.
+
+    Written as text: the CTE's column collection (or a ClauseAdapter) costs ~1 ms a request to build."""
+    desc = isinstance(clause, UnaryExpression) and clause.modifier is operators.desc_op
+    element = clause.element if isinstance(clause, UnaryExpression) else clause
+    target: ColumnElement[Any] = literal_column(f"{cte.name}.{element.key}")
+    return target.desc() if desc else target
 
 
 # ------------------------------------------------------------------------------------ keyword search (PG)
@@ -215,9 +257,10 @@ _CAP, _BOUND = "few_cap", "walk_bound"  # FEW_CAP + 1, and the newest contacts w
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _KeywordStatements:
-    """The statements of `_keyword_page`, built once for keywords with or without phone digits (their
-    conditions differ in shape only) and run with each request's values as parameters: building them
-    (column collections, a few CTEs) cost more of the server's CPU than PostgreSQL's answer to a rare keyword.
+    """The statements of `_keyword_page` (each finding the page's ids), built once for keywords with or
+    without phone digits (their conditions differ in shape only) and run with each request's values as
+    parameters: building them (column collections, a few CTEs) cost more of the server's CPU than
+    PostgreSQL's answer to a rare keyword.
     """
 
     estimate: str  # EXPLAIN of the matching ids, as driver SQL
@@ -239,7 +282,7 @@ def _keyword_statements(dialect: Any, digits: bool) -> _KeywordStatements:
     ids = select(cs.c.contact_id).where(*matching)
     compiled = ids.compile(dialect=dialect)
 
-    # few: the matches found once (capped), their total, and the page among them.
+    # few: the matches found once (capped), their total, and the page's ids among them.
     matches = (
         select(cs.c.contact_id.label("id"), cs.c.created_at)
         .where(*matching)
@@ -247,15 +290,12 @@ def _keyword_statements(dialect: Any, digits: bool) -> _KeywordStatements:
         .cte("m")
         .prefix_with("MATERIALIZED")
     )
-    page_ids = (
-        select(matches.c.id)
+    total = select(func.count()).select_from(matches).scalar_subquery()
+    few = (
+        select(total.label("total"), matches.c.id)
         .order_by(matches.c.created_at.desc(), matches.c.id.desc())
         .limit(limit)
         .offset(offset)
-    )
-    total = select(func.count()).select_from(matches).scalar_subquery()
-    few = _contacts_json(
-        dialect, select(*CONTACT_COLUMNS).where(Contact.id.in_(page_ids)).cte("p"), total.label("total")
     )
 
     # count: the exact total beside the workspace's size.
@@ -270,18 +310,17 @@ def _keyword_statements(dialect: Any, digits: bool) -> _KeywordStatements:
         .limit(bindparam(_BOUND, type_=Integer()))
         .subquery("newest")
     )
-    walked = (
-        select(*newest.c)
+    walk = (
+        select(newest.c.id)
         .where(keyword.on_columns(newest.c))
         .order_by(newest.c.created_at.desc(), newest.c.id.desc())
         .limit(limit)
         .offset(offset)
-        .cte("p")
     )
 
-    # sorted: the page of the matches sorted on contact_search alone; only its contacts are read.
+    # sorted: the page of the matches sorted on contact_search alone.
     sorted_ids = (
-        select(cs.c.contact_id)
+        select(cs.c.contact_id.label("id"))
         .where(*matching)
         .order_by(cs.c.created_at.desc(), cs.c.contact_id.desc())
         .limit(limit)
@@ -292,24 +331,15 @@ def _keyword_statements(dialect: Any, digits: bool) -> _KeywordStatements:
         estimate_params=tuple(compiled.positiontup or ()),
         few=few,
         count=count,
-        walk=_contacts_json(dialect, walked),
-        sorted=_contacts_json(dialect, select(*CONTACT_COLUMNS).where(Contact.id.in_(sorted_ids)).cte("p")),
-    )
-
-
-def _contacts_json(dialect: Any, p: Any, *extra: Any) -> Select[Any]:
-    """Each contact of the page CTE `p` as JSON (`data`, beside `extra`), in the default order."""
-    return (
-        select(*extra, literal_column(sqljson.contact_json_sql(dialect)).label("data"))
-        .select_from(p)
-        .order_by(p.c.created_at.desc(), p.c.id.desc())
+        walk=walk,
+        sorted=sorted_ids,
     )
 
 
 async def _keyword_page(
     conn: AsyncConnection, workspace_id: int, page: PageParams, keyword: filters.Keyword
-) -> tuple[str, int]:
-    """A keyword's page in the default order and its exact page count.
+) -> tuple[list[int], int]:
+    """The ids of a keyword's page in the default order and the exact total.
 
     Every way reads the trigram index once or twice (a phone's digits share trigrams with every phone: a
     read can cost tens of milliseconds), and a common keyword's exact count rechecks every match (a tenth of
@@ -321,7 +351,7 @@ async def _keyword_page(
       (offset + perPage) * size / total rows (a keyword held by a tenth of the contacts: 200 rows for the
       first page), bounded, checked on the contact's own columns. A rarer keyword than that (or a deep
       page), or a walk that met fewer matches than expected (matches bunched among old contacts): the
-      matches are sorted by contact_search's own created_at, and only the page's contacts are read.
+      matches are sorted by contact_search's own created_at.
     """
     statements = _keyword_statements(conn.dialect, keyword.digits is not None)
     params: dict[str, Any] = {
@@ -339,14 +369,14 @@ async def _keyword_page(
     total, size = int(counted.total), int(counted.size or 0)
     wanted = min(page.per_page, total - page.offset)
     if wanted <= 0:
-        return "[]", page.page_count(total)
+        return [], total
     expected = (page.offset + wanted) * max(size, total) / total
     if expected <= WALK_ROWS:
         params[_BOUND] = int(expected * WALK_SLACK) + page.per_page
         found = await _walk_page(conn, page, statements, params, total)
         if found is not None:
             return found
-    return await _sorted_page(conn, page, statements, params, total)
+    return await _sorted_page(conn, statements, params, total)
 
 
 async def _estimate(
@@ -362,16 +392,16 @@ async def _estimate(
 
 async def _few_page(
     conn: AsyncConnection, page: PageParams, statements: _KeywordStatements, params: Mapping[str, Any]
-) -> tuple[str, int] | None:
-    """The page and page count from the matches found once, or None when there are more than FEW_CAP (or
-    a page after the first is empty: past the end, where the total is not read)."""
+) -> tuple[list[int], int] | None:
+    """The page's ids and the total from the matches found once, or None when there are more than FEW_CAP
+    (or a page after the first is empty: past the end, where the total is not read)."""
     rows = (await conn.execute(statements.few, params)).all()
     if not rows:
         # The first page is empty only when nothing matches; a later one may be past the end.
-        return ("[]", 0) if page.offset == 0 else None
+        return ([], 0) if page.offset == 0 else None
     if rows[0].total > FEW_CAP:
         return None
-    return _join(rows), page.page_count(rows[0].total)
+    return [row.id for row in rows], rows[0].total
 
 
 async def _walk_page(
@@ -380,25 +410,20 @@ async def _walk_page(
     statements: _KeywordStatements,
     params: Mapping[str, Any],
     total: int,
-) -> tuple[str, int] | None:
-    """The page found among the newest contacts (params' walk bound), or None when they do not hold all
-    of it."""
-    rows = (await conn.execute(statements.walk, params)).all()
-    if len(rows) < min(page.per_page, total - page.offset):
+) -> tuple[list[int], int] | None:
+    """The page's ids found among the newest contacts (params' walk bound), or None when they do not hold
+    all of it."""
+    ids = list((await conn.execute(statements.walk, params)).scalars())
+    if len(ids) < min(page.per_page, total - page.offset):
         return None
-    return _join(rows), page.page_count(total)
+    return ids, total
 
 
 async def _sorted_page(
-    conn: AsyncConnection,
-    page: PageParams,
-    statements: _KeywordStatements,
-    params: Mapping[str, Any],
-    total: int,
-) -> tuple[str, int]:
-    """The page of the matches in the default order, sorted on contact_search alone."""
-    rows = (await conn.execute(statements.sorted, params)).all()
-    return _join(rows), page.page_count(total)
+    conn: AsyncConnection, statements: _KeywordStatements, params: Mapping[str, Any], total: int
+) -> tuple[list[int], int]:
+    """The page's ids among the matches in the default order, sorted on contact_search alone."""
+    return list((await conn.execute(statements.sorted, params)).scalars()), total
 
 
 # ---------------------------------------------------------------------------------------------- single
