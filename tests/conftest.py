@@ -150,9 +150,19 @@ async def anon(app: object) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A PostgreSQL feature's test runs on PostgreSQL only (deselected, not skipped, on SQLite).
+    sqlite_runs = [item for item in items if item.get_closest_marker("postgres_only") and _on_sqlite(item)]
+    if sqlite_runs:
+        config.hook.pytest_deselected(items=sqlite_runs)
+        items[:] = [item for item in items if item not in sqlite_runs]
     # Run all SQLite tests, then all PostgreSQL ones, so each database is set up once.
     items.sort(key=lambda item: "postgres" in item.nodeid)
+
+
+def _on_sqlite(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("settings") == "sqlite"
 
 
 @contextlib.contextmanager

@@ -148,11 +148,10 @@ async def test_a_failed_listener_connects_again_and_its_subscribers_catch_up(
         await fanout.close()
 
 
+@pytest.mark.postgres_only
 async def test_the_postgres_listener_survives_a_lost_connection(
     settings: Settings, tenant: Tenant, two_processes: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if settings.is_sqlite:
-        pytest.skip("PostgreSQL's listener connection")
     monkeypatch.setattr(events, "RECONNECT_SECONDS", 0.05)
     workspace_id = int(tenant.workspace_id)
     async with _elsewhere(two_processes[1], workspace_id) as elsewhere:
