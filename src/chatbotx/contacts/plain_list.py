@@ -256,10 +256,13 @@ def sqlite_page_sql(per_page: int, offset: int) -> str:
 @functools.lru_cache(maxsize=64)
 def sqlite_ids_sql(count: int) -> str:
     """SQLite's statement for `count` given contacts (parameters: their ids, then the workspace id). Rows as
-    `sqlite_page_sql`'s with a NULL total, in no particular order."""
+    `sqlite_page_sql`'s with a NULL total, in no particular order.
+
+    The workspace is checked on the rows found by id (the unary + keeps SQLite off the workspace's indexes: it
+    chose one and read every contact of the workspace, 3.3 ms at 20,000 instead of 50 lookups)."""
     return (
         f"SELECT NULL, contact.id, {_Sql(pg=False).contact_object()} FROM contact "
-        f"WHERE contact.id IN ({', '.join('?' * count)}) AND contact.workspace_id = ?"
+        f"WHERE contact.id IN ({', '.join('?' * count)}) AND +contact.workspace_id = ?"
     )
 
 
