@@ -6,14 +6,17 @@ whether peak memory grows with the file. Two baselines, asyncpg COPY of the same
 table shaped like `contact` (the floor of moving the bytes), and into the real `contact` and `contact_tag`
 tables of another fresh database, with their indexes and reference checks, one transaction per import batch
 (the least the import must write).
-Run: `python -m bench import_csv` (BENCH_IMPORT_SIZES=20000,100000).
+Run: `python -m bench import_csv` (BENCH_IMPORT_SIZES=20000,100000; BENCH_IMPORT_TIMELINE=1 adds where the
+wall time went, batch by batch: see Timeline).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import csv
 import hashlib
+import itertools
 import os
 import resource
 import shutil
@@ -29,6 +32,7 @@ from bench.common import FIRST, LAST, Store, asyncpg_dsn, fresh_store, log
 
 SIZES = [int(s) for s in os.environ.get("BENCH_IMPORT_SIZES", "20000,100000").split(",")]
 TARGET_ROWS_S = 20_000
+TIMELINE = os.environ.get("BENCH_IMPORT_TIMELINE") == "1"
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -131,8 +135,103 @@ class PeakRss:
         return (self.peak - self.start) / 1_048_576
 
 
+class Timeline:
+    """With BENCH_IMPORT_TIMELINE=1: where a run's wall time goes, batch by batch (the hooks cost some CPU, so
+    not in the figures' runs). Wraps the import's stages (checking, planning, the write) and times the write's
+    statements, to show whether the write (one batch at a time: the critical path) waits for anything."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, float, float]] = []
+        self.stage: contextvars.ContextVar[str] = contextvars.ContextVar("stage", default="")
+        self.started = 0.0
+        self.replaced: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> None:
+        from sqlalchemy import event
+
+        from chatbotx.imports import service, writer
+        from chatbotx.kit import db
+
+        def timed(name: str, stage: str, function: Callable[..., Awaitable[Any]]) -> Any:
+            async def run(*args: Any) -> Any:
+                if stage:
+                    self.stage.set(stage)
+                started = time.perf_counter()
+                try:
+                    return await function(*args)
+                finally:
+                    self.spans.append((name, started, time.perf_counter()))
+
+            return run
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            batches = checking(*args, **kwargs)
+            while True:
+                started = time.perf_counter()
+                batch = next(batches, None)
+                if batch is None:
+                    return
+                self.spans.append(("checking", started, time.perf_counter()))
+                yield batch
+
+        checking, copy = service.checked_batches, writer._copy
+
+        async def copied(session: Any, table: Any, columns: Any, rows: list[Any]) -> None:
+            await timed(f"write: COPY {table.name}", "", copy)(session, table, columns, rows)
+
+        self.replace(service, "checked_batches", checked)
+        self.replace(service, "_plan", timed("planning", "plan", service._plan))
+        self.replace(service, "_commit_batch", timed("write", "write", service._commit_batch))
+        self.replace(writer, "_copy", copied)
+        engine = db.get_database().engine.sync_engine
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def before(connection: Any, *_: Any) -> None:
+            connection.info["bench_started"] = time.perf_counter()
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def after(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            stage = self.stage.get()
+            if stage == "plan":
+                name = "planning: look-ups"
+            elif stage == "write":
+                name = "write: first statement" if statement.startswith("SET LOCAL") else "write: others"
+            else:
+                return
+            self.spans.append((name, connection.info.pop("bench_started"), time.perf_counter()))
+
+    def replace(self, module: Any, name: str, value: Any) -> None:
+        self.replaced.append((module, name, getattr(module, name)))
+        setattr(module, name, value)
+
+    def remove(self) -> None:
+        """Put the import's own functions back (the engine, and its listeners, are the run's only)."""
+        for module, name, original in reversed(self.replaced):
+            setattr(module, name, original)
+        self.replaced.clear()
+
+    def summary(self) -> str:
+        writes = sorted((start, end) for name, start, end in self.spans if name == "write")
+        if not writes:
+            return "timeline: no batch written"
+        wall = writes[-1][1] - self.started
+        busy = sum(end - start for start, end in writes)
+        gaps = sum(after[0] - before[1] for before, after in itertools.pairwise(writes))
+        totals: dict[str, float] = {}
+        for name, start, end in self.spans:
+            totals[name] = totals.get(name, 0.0) + end - start
+        means = ", ".join(
+            f"{name} {total / len(writes) * 1000:.1f}" for name, total in sorted(totals.items())
+        )
+        return (
+            f"timeline: {len(writes)} writes, busy {busy / wall:.0%} of the run to the last commit (gaps "
+            f"{gaps * 1000:.0f} ms, first write at {(writes[0][0] - self.started) * 1000:.0f} ms); "
+            f"per batch, ms: {means}"
+        )
+
+
 async def run_import(
-    store_workspace: int, csv_path: Path, cpu: CpuUse | None = None
+    store_workspace: int, csv_path: Path, cpu: CpuUse | None = None, timeline: Timeline | None = None
 ) -> tuple[float, dict[str, int], PeakRss]:
     from chatbotx.imports import service
     from chatbotx.imports.schemas import ContactImportCreate
@@ -158,14 +257,22 @@ async def run_import(
         job, _ = await service.create_import(session, store_workspace, ContactImportCreate(file_id=stored.id))
         await session.commit()  # a plain commit: the queued task is not sent, this process runs the job
         job_id = job.id
+    if timeline is not None:
+        timeline.install()
     with PeakRss() as rss:
         started = time.perf_counter()
-        if cpu is None:
-            await service.run_import(job_id)
-        else:
-            await cpu.measure(
-                str(database.settings.effective_database_url), lambda: service.run_import(job_id)
-            )
+        if timeline is not None:
+            timeline.started = started
+        try:
+            if cpu is None:
+                await service.run_import(job_id)
+            else:
+                await cpu.measure(
+                    str(database.settings.effective_database_url), lambda: service.run_import(job_id)
+                )
+        finally:
+            if timeline is not None:
+                timeline.remove()
         elapsed = time.perf_counter() - started
     async with database.sessionmaker() as session:
         done = await session.get(ImportJob, job_id)
@@ -263,10 +370,11 @@ def bench_size(rows: int) -> list[str]:
         csv_path = store.data_dir / f"contacts-{rows}.csv"
         write_csv(csv_path, rows)
         import_cpu, tables_cpu = CpuUse(), CpuUse()
+        timeline = Timeline() if TIMELINE else None
 
         async def go() -> tuple[float, dict[str, int], PeakRss, float]:
             try:
-                elapsed, counts, rss = await run_import(store.workspace_id, csv_path, import_cpu)
+                elapsed, counts, rss = await run_import(store.workspace_id, csv_path, import_cpu, timeline)
                 floor = await raw_copy(store.database_url or "", csv_path)
                 return elapsed, counts, rss, floor
             finally:
@@ -291,15 +399,14 @@ def bench_size(rows: int) -> list[str]:
         f"import/COPY ratio {(rows / elapsed) / (rows / tables):.3f}  (the tables the import writes, "
         f"{BATCH_SIZE:,} rows a transaction)",
         f"  COPY into contact + contact_tag {tables_cpu.per_row(rows)}",
+        *([timeline.summary()] if timeline is not None else []),
     ]
 
 
 def main() -> None:
     log("== import_csv (PostgreSQL, in-process run_import)")
-    lines = []
     for rows in SIZES:
-        lines += bench_size(rows)
-        for line in lines[-5:]:
+        for line in bench_size(rows):
             log(line)
 
 
