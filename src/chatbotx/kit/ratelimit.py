@@ -83,8 +83,10 @@ class SharedWindows:
     """`limit` hits per `period_ms` for each key, counted by every process mapping the same file.
 
     A sliding window estimated from two fixed ones (this period's hits, and the last period's weighted by how
-    much of it the sliding window still covers): one slot per key instead of a log of timestamps. It can let
-    through a little less than the exact log when hits were uneven over the last period, never more. Each hit
+    much of it the sliding window still covers): one slot per key instead of a log of timestamps. The estimate
+    takes the last period's hits as evenly spread over it: it is the exact log's count when they were, refuses
+    a little early when they came early, and lets a little more through when they came late (at worst, hits
+    bunched at the very end of a full period, up to twice the limit over the next period). Each hit
     takes an exclusive `flock` on the file for a few microseconds (the processes serving a data directory
     share a host). A key whose PROBES slots are all taken by others replaces the one idle longest, which then
     starts again from zero: with SLOTS keys active at once, the limit is approximate."""
