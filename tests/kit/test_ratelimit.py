@@ -49,20 +49,37 @@ def test_processes_mapping_one_file_share_the_count(tmp_path: Path) -> None:
     there.close()
 
 
-def test_the_last_period_weighs_in_as_the_window_slides(
+def test_the_count_slides_and_never_allows_more_than_the_exact_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = [1_000_000.0]  # seconds, at the start of a 10-second period
+    clock = [1_000_000.0]  # seconds
     monkeypatch.setattr(ratelimit, "time", types.SimpleNamespace(time=lambda: clock[0]))
     limits = SharedWindows(tmp_path / "limits", 10, 10_000)
-    assert [limits.hit("k") for _ in range(10)] == [0] * 10
-    assert limits.hit("k") > 0
-    clock[0] += 15  # half-way through the next period: the sliding window still covers half of the last one
     assert [limits.hit("k") for _ in range(5)] == [0] * 5
-    wait = limits.hit("k")
-    assert 1 <= wait <= 10
-    clock[0] += 20  # two periods after the last hits: nothing weighs any more
+    clock[0] += 5
+    assert [limits.hit("k") for _ in range(5)] == [0] * 5
+    assert 5 <= limits.hit("k") <= 6  # the first five leave the last 10 s in 5 s (and at most a bucket more)
+    clock[0] += 4.9  # all ten are still within the last 10 s: the exact log allows nothing
+    assert limits.hit("k") > 0
+    clock[0] += 0.1 + limits.bucket_ms / 1000  # the first five have left (at most a bucket late)
+    assert [limits.hit("k") for _ in range(5)] == [0] * 5
+    assert limits.hit("k") > 0
+    clock[0] += 20  # nothing left
     assert [limits.hit("k") for _ in range(10)] == [0] * 10
+    limits.close()
+
+
+def test_a_burst_at_the_end_of_a_minute_counts_whole_in_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(A count of two fixed minutes, the last weighted by the part still covered, let hits through here.)"""
+    clock = [1_000_059.9]  # the last tenth of a second of a minute
+    monkeypatch.setattr(ratelimit, "time", types.SimpleNamespace(time=lambda: clock[0]))
+    limits = SharedWindows(tmp_path / "limits", 40, 60_000)
+    assert [limits.hit("k") for _ in range(40)] == [0] * 40
+    for later in (0.2, 30, 59):  # the next minute: the forty are still within the last 60 s
+        clock[0] = 1_000_059.9 + later
+        assert limits.hit("k") > 0, later
     limits.close()
 
 

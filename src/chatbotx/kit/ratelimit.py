@@ -73,31 +73,34 @@ def shared_windows(limit: int, period_ms: int) -> SharedWindows | None:
     return SharedWindows(directory / f"{limit}-per-{period_ms}ms", limit, period_ms)
 
 
-# A slot: key hash (0: free), window number, hits in that window, hits in the window before.
-SLOT = struct.Struct("<QqII")
-SLOTS = 16_384  # 384 KiB a file; a key is looked for in PROBES slots from its hash's
+# A period is counted in BUCKETS buckets of hits (plus the one being filled): a slot holds the key's hash (0:
+# free), the number of its newest bucket, and the ring of counts.
+BUCKETS = 12
+SLOT = struct.Struct(f"<Qq{BUCKETS + 1}I")
+SLOTS = 16_384  # 1.1 MB a file; a key is looked for in PROBES slots from its hash's
 PROBES = 16
 
 
 class SharedWindows:
     """`limit` hits per `period_ms` for each key, counted by every process mapping the same file.
 
-    A sliding window estimated from two fixed ones (this period's hits, and the last period's weighted by how
-    much of it the sliding window still covers): one slot per key instead of a log of timestamps. The estimate
-    takes the last period's hits as evenly spread over it: it is the exact log's count when they were, refuses
-    a little early when they came early, and lets a little more through when they came late (at worst, hits
-    bunched at the very end of a full period, up to twice the limit over the next period). Each hit
-    takes an exclusive `flock` on the file for a few microseconds (the processes serving a data directory
-    share a host). A key whose PROBES slots are all taken by others replaces the one idle longest, which then
-    starts again from zero: with SLOTS keys active at once, the limit is approximate."""
+    The hits of a key are counted in buckets of a twelfth of the period (rounded up), and a hit is allowed
+    when the buckets that overlap the last period hold fewer than `limit`. They hold every hit of the exact
+    sliding log and, at most, those of the oldest bucket's part before the period: never more than the log
+    allows, and frees a hit at most a twelfth of a period late. One slot per key instead of a log of
+    timestamps. Each hit takes an exclusive `flock` on the file for a few microseconds (the processes serving
+    a data directory share a host). A key whose PROBES slots are all taken by others replaces the one idle
+    longest, which then starts again from zero: with SLOTS keys active at once, the limit is approximate."""
 
     def __init__(self, path: Path, limit: int, period_ms: int):
         self.limit = limit
         self.period_ms = period_ms
+        self.bucket_ms = -(-period_ms // BUCKETS)  # BUCKETS of them cover the period
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         size = SLOT.size * SLOTS
         with self._locked():
-            if os.fstat(self.fd).st_size < size:
+            if os.fstat(self.fd).st_size != size:  # new, or left by a version with another slot layout
+                os.ftruncate(self.fd, 0)
                 os.ftruncate(self.fd, size)
         self.map = mmap.mmap(self.fd, size)
 
@@ -109,42 +112,45 @@ class SharedWindows:
         finally:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
 
-    def _slot(self, key_hash: int, window: int) -> tuple[int, tuple[int, int, int, int]]:
-        """The offset of the key's slot (its own, else a free or the stalest one) and what it holds."""
-        others: list[tuple[bool, int, int]] = []  # (taken, window, offset): free first, then stalest
+    def _slot(self, key_hash: int) -> tuple[int, int, list[int]]:
+        """The offset of the key's slot (its own, else a free or the stalest one), its newest bucket's number
+        and its counts (empty for a new key)."""
+        others: list[tuple[bool, int, int]] = []  # (taken, newest bucket, offset): free first, then stalest
         for probe in range(PROBES):
             offset = ((key_hash + probe) % SLOTS) * SLOT.size
-            slot: tuple[int, int, int, int] = SLOT.unpack_from(self.map, offset)
+            slot = SLOT.unpack_from(self.map, offset)
             if slot[0] == key_hash:
-                return offset, slot
+                return offset, slot[1], list(slot[2:])
             others.append((slot[0] != 0, slot[1], offset))
-        return min(others)[2], (key_hash, window, 0, 0)
+        return min(others)[2], 0, [0] * (BUCKETS + 1)
 
     def hit(self, key: str) -> int:
         key_hash = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") or 1
         now = int(time.time() * 1000)
-        window, into = divmod(now, self.period_ms)
+        bucket = now // self.bucket_ms
         with self._locked():
-            offset, (_, last, current, previous) = self._slot(key_hash, window)
-            if last != window:  # a new period: the last one's hits weigh in only if it was the one before
-                previous, current = (current if last == window - 1 else 0), 0
-            remaining = 1 - into / self.period_ms
-            allowed = previous * remaining + current < self.limit
+            offset, newest, counts = self._slot(key_hash)
+            for gone in range(max(newest + 1, bucket - BUCKETS), bucket + 1):  # buckets left behind
+                counts[gone % (BUCKETS + 1)] = 0
+            allowed = sum(counts) < self.limit
             if allowed:
-                current += 1
-            SLOT.pack_into(self.map, offset, key_hash, window, current, previous)
+                counts[bucket % (BUCKETS + 1)] += 1
+            SLOT.pack_into(self.map, offset, key_hash, bucket, *counts)
         if allowed:
             return 0
-        return self._wait_seconds(into, current, previous)
+        return self._wait_seconds(now, bucket, counts)
 
-    def _wait_seconds(self, into: int, current: int, previous: int) -> int:
-        """Seconds until the estimate drops below the limit without new hits (1 to a period)."""
-        if current < self.limit and previous:
-            # This period's hits fit: wait until the last period's weigh little enough.
-            wait_ms = self.period_ms * (1 - (self.limit - current) / previous) - into
-        else:
-            # Wait for the next period, then until this one's hits (weighted) fit.
-            wait_ms = self.period_ms - into + self.period_ms * (1 - self.limit / max(current, 1))
+    def _wait_seconds(self, now: int, bucket: int, counts: list[int]) -> int:
+        """Seconds until enough of the oldest buckets have left the count for one more hit (1 to a period)."""
+        excess = sum(counts) - self.limit + 1
+        for older in range(bucket - BUCKETS, bucket + 1):
+            excess -= counts[older % (BUCKETS + 1)]
+            if excess <= 0:
+                # A bucket leaves the count when the one BUCKETS after it begins.
+                wait_ms = (older + BUCKETS + 1) * self.bucket_ms - now
+                break
+        else:  # (a limit of 0 never frees)
+            wait_ms = self.period_ms
         return max(1, min(math.ceil(wait_ms / 1000), math.ceil(self.period_ms / 1000)))
 
     def close(self) -> None:
