@@ -165,14 +165,11 @@ class Timeline:
             return run
 
         def checked(*args: Any, **kwargs: Any) -> Any:
-            batches = checking(*args, **kwargs)
-            while True:
-                started = time.perf_counter()
-                batch = next(batches, None)
-                if batch is None:
-                    return
+            started = time.perf_counter()
+            for item in checking(*args, **kwargs):  # a batch, or whatever else the generator yields
                 self.spans.append(("checking", started, time.perf_counter()))
-                yield batch
+                yield item
+                started = time.perf_counter()
 
         checking, copy = service.checked_batches, writer._copy
 
