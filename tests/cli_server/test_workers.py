@@ -127,13 +127,20 @@ def _listen(
                     return
 
 
-def test_an_sse_client_hears_events_committed_by_the_other_worker(start_server: StartServer) -> None:
-    server = start_server()
+def _listening(server: Server) -> tuple[threading.Thread, list[dict[str, Any]], threading.Event]:
+    """A thread collecting the server's contact.created events (`_listen`) once its stream is open: the
+    thread, what it saw, and the event that stops it (at its next line)."""
     seen: list[dict[str, Any]] = []
     ready, stop = threading.Event(), threading.Event()
     listener = threading.Thread(target=_listen, args=(server, seen, ready, stop), daemon=True)
     listener.start()
     assert ready.wait(30)
+    return listener, seen, stop
+
+
+def test_an_sse_client_hears_events_committed_by_the_other_worker(start_server: StartServer) -> None:
+    server = start_server()
+    listener, seen, stop = _listening(server)
     # Twenty creates on connections of their own, four at a time: both workers serve some of them.
     with ThreadPoolExecutor(4) as pool:
         responses = list(
@@ -247,11 +254,7 @@ def test_the_server_stops_while_realtime_clients_stay_connected(start_server: St
     """An SSE stream never ends by itself: stopping cuts it after GRACEFUL_SHUTDOWN_SECONDS instead of
     waiting for the client (the workers' parent waited for them forever)."""
     server = start_server()
-    seen: list[dict[str, Any]] = []
-    ready, stop = threading.Event(), threading.Event()
-    listener = threading.Thread(target=_listen, args=(server, seen, ready, stop), daemon=True)
-    listener.start()
-    assert ready.wait(30)
+    listener, _seen, _stop = _listening(server)
     server.process.send_signal(signal.SIGINT)
     server.process.wait(GRACEFUL_SHUTDOWN_SECONDS + 20)  # raises TimeoutExpired while a worker hangs on
     listener.join(10)
